@@ -1,0 +1,43 @@
+"""The registry behind ``data/get_data.py``: dataset numbers and names -> fetch functions."""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Callable
+
+from . import amplitude_data
+
+
+@dataclass(frozen=True)
+class DatasetEntry:
+    number: int
+    name: str
+    aliases: tuple[str, ...]
+    tutorials: tuple[str, ...]
+    fetch: Callable[..., dict]
+
+
+REGISTRY: tuple[DatasetEntry, ...] = (
+    DatasetEntry(
+        number=1,
+        name="amplitude regression",
+        aliases=("amplitude", "amplitudes", "amplitude_regression", "amplitude-regression", "tutorial-2-data"),
+        tutorials=("01_amplitude_regression",),
+        fetch=amplitude_data.fetch,
+    ),
+)
+
+
+def lookup(key: str) -> DatasetEntry:
+    """Find a dataset by number ("1") or by name/alias (case-insensitive)."""
+    wanted = key.strip().lower()
+    for entry in REGISTRY:
+        if wanted == str(entry.number) or wanted == entry.name or wanted in entry.aliases:
+            return entry
+    known = "; ".join(f"{e.number} = {e.name}" for e in REGISTRY)
+    raise KeyError(f"Unknown dataset {key!r}. Known datasets: {known}.")
+
+
+def fetch(key: str, data_dir: Path, **options) -> dict:
+    """Fetch dataset ``key`` into ``data_dir`` and return its provenance record."""
+    return lookup(key).fetch(Path(data_dir), **options)

@@ -1,0 +1,66 @@
+"""A demo class: build submissions, autograde them, write feedback and a grade CSV.
+
+Runs in a separate course folder (``build/demo-course`` by default) so that a real
+gradebook in ``grading/`` is never touched.
+"""
+from __future__ import annotations
+
+import json
+import shutil
+from pathlib import Path
+
+from . import notebooks
+from .execute import results_dir
+from .generate import generate_release
+from .nbgrader_cli import grades, run_nbgrader
+from .submissions import DEMO_CLASS
+
+
+def prepare_course(root: Path, course_dir: Path, assignments: list[str]) -> None:
+    """A fresh course folder with the config and the solutions of ``assignments``."""
+    if course_dir.exists():
+        shutil.rmtree(course_dir)
+    course_dir.mkdir(parents=True)
+    shutil.copy(root / "nbgrader_config.py", course_dir / "nbgrader_config.py")
+    for assignment in assignments:
+        shutil.copytree(root / "solutions" / assignment, course_dir / "solutions" / assignment,
+                        ignore=shutil.ignore_patterns(".ipynb_checkpoints"))
+        generate_release(course_dir, assignment)
+
+
+def submit(course_dir: Path, assignment: str, students: dict) -> None:
+    """Write each student's notebook into ``grading/submitted/<student>/<assignment>/``."""
+    release = notebooks.read(notebooks.release_path(course_dir, assignment))
+    solution = notebooks.read(notebooks.solution_path(course_dir, assignment))
+    for student, (_, make) in students.items():
+        target = course_dir / "grading" / "submitted" / student / assignment / f"{assignment}.ipynb"
+        notebooks.write(make(release, solution), target)
+
+
+def grade(course_dir: Path, assignment: str, env: dict[str, str] | None = None) -> dict:
+    """Autograde, generate feedback, export the CSV; return the per-cell grades."""
+    run_nbgrader(course_dir, "autograde", assignment, "--force", env=env)
+    run_nbgrader(course_dir, "generate_feedback", assignment, "--force", env=env)
+    run_nbgrader(course_dir, "export", "--to", "grading/grades.csv", env=env)
+    return grades(course_dir, assignment)
+
+
+def run_demo(root: Path, assignments: list[str], course_dir: Path | None = None) -> dict:
+    """Demo class for every assignment; stores ``build/results/demo.json``."""
+    course_dir = course_dir or root / "build" / "demo-course"
+    prepare_course(root, course_dir, assignments)
+    summary = {}
+    for assignment in assignments:
+        submit(course_dir, assignment, DEMO_CLASS)
+        cell_grades = grade(course_dir, assignment, env={"COURSE_ROOT": str(root)})
+        summary[assignment] = {
+            student: {
+                "description": DEMO_CLASS[student][0],
+                "score": sum(score for score, _ in cells.values()),
+                "max_score": sum(maximum for _, maximum in cells.values()),
+                "cells": cells,
+            }
+            for student, cells in cell_grades.items()
+        }
+    (results_dir(root) / "demo.json").write_text(json.dumps(summary, indent=2) + "\n")
+    return summary

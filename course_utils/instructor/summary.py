@@ -1,0 +1,38 @@
+"""The course summary table printed at the end of ``make course``."""
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from .execute import results_dir
+
+
+def _format_metrics(metrics: dict) -> str:
+    shown = {k: v for k, v in metrics.items() if k not in ("scale",)}
+    return ", ".join(f"{k}={v}" for k, v in shown.items()) or "-"
+
+
+def summary_table(root: Path, assignments: list[str]) -> str:
+    folder = results_dir(root)
+    demo_file = folder / "demo.json"
+    demo = json.loads(demo_file.read_text()) if demo_file.exists() else {}
+    lines = ["| notebook | scale | runtime | key metrics | demo class scores |", "|---|---|---|---|---|"]
+    for assignment in assignments:
+        runs = sorted(folder.glob(f"{assignment}.*.json"))
+        scores = demo.get(assignment, {})
+        score_text = ", ".join(
+            f"{student} {info['score']:g}/{info['max_score']:g}" for student, info in sorted(scores.items())
+        ) or "not graded"
+        if not runs:
+            lines.append(f"| {assignment} | - | not executed | - | {score_text} |")
+        for run in runs:
+            result = json.loads(run.read_text())
+            lines.append(
+                f"| {assignment} | {result['scale']} | {result['runtime_s']:.0f} s | "
+                f"{_format_metrics(result['metrics'])} | {score_text} |"
+            )
+    if demo:
+        lines.append("")
+        lines.append("demo class: " + "; ".join(
+            f"{student} = {info['description']}" for student, info in sorted(next(iter(demo.values())).items())))
+    return "\n".join(lines)

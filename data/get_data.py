@@ -1,0 +1,64 @@
+#!/usr/bin/env python3
+"""Fetch the course datasets.
+
+    python data/get_data.py 1 data              # dataset 1 (amplitude regression) into data/
+    python data/get_data.py amplitude data      # the same, by name
+    python data/get_data.py all data --offline  # every dataset, generated offline
+
+By default each dataset is downloaded from its real source; if that fails (no network),
+a faithful stand-in is generated offline in exactly the same layout. ``SOURCE.json`` in
+each dataset folder records which source made it. See data/README.md.
+"""
+from __future__ import annotations
+
+import argparse
+import sys
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a fresh clone without installing
+
+from course_utils import datasets  # noqa: E402
+from course_utils.errors import DataError  # noqa: E402
+from course_utils.provenance import describe  # noqa: E402
+
+
+def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("dataset", help="dataset number or name, or 'all'")
+    parser.add_argument("data_dir", nargs="?", default=str(Path(__file__).resolve().parent),
+                        help="folder to put the data in (default: this folder)")
+    group = parser.add_mutually_exclusive_group()
+    group.add_argument("--source", choices=("auto", "download", "offline"),
+                       help="auto (default): download, fall back to the offline stand-in; "
+                            "download: real source only; offline: generate the stand-in")
+    group.add_argument("--offline", action="store_const", const="offline", dest="source",
+                       help="do not try the network: generate the offline stand-in")
+    group.add_argument("--download-only", action="store_const", const="download", dest="source",
+                       help="fail instead of falling back to the offline stand-in")
+    parser.add_argument("--force", action="store_true", help="remake the data even if present")
+    parser.add_argument("--quiet", action="store_true", help="no progress output")
+    parser.set_defaults(source="auto")
+    return parser.parse_args(argv)
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = parse_args(argv)
+    keys = [str(e.number) for e in datasets.REGISTRY] if args.dataset.lower() == "all" else [args.dataset]
+    for key in keys:
+        try:
+            entry = datasets.lookup(key)
+        except KeyError as exc:
+            print(exc.args[0], file=sys.stderr)
+            return 2
+        print(f"Dataset {entry.number} ({entry.name!r}, used in {', '.join(entry.tutorials)}) -> {args.data_dir}")
+        try:
+            record = entry.fetch(Path(args.data_dir), source=args.source, force=args.force, progress=not args.quiet)
+        except DataError as exc:
+            print(f"error: {exc}", file=sys.stderr)
+            return 1
+        print(f"  ready: {describe(record)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

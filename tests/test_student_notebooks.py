@@ -1,0 +1,133 @@
+"""The student notebooks: generated from the solutions, no answers or hidden tests inside."""
+import re
+import shutil
+
+import nbformat
+import pytest
+import torch
+
+from course_utils.instructor import notebooks
+from course_utils.instructor.generate import generate_release
+
+ASSIGNMENTS = ["01_amplitude_regression"]
+HIDDEN_BLOCK = r"### BEGIN HIDDEN TESTS(.*?)### END HIDDEN TESTS"
+
+
+def significant_lines(text: str) -> set[str]:
+    """Lines worth searching for: code, not blank lines, comments or very short statements."""
+    return {line.strip() for line in text.splitlines() if len(line.strip()) > 15 and not line.strip().startswith("#")}
+
+
+@pytest.fixture(scope="module", params=ASSIGNMENTS)
+def pair(request, root):
+    assignment = request.param
+    return (assignment, notebooks.read(notebooks.solution_path(root, assignment)),
+            notebooks.read(notebooks.release_path(root, assignment)))
+
+
+def test_committed_student_notebook_is_regenerated_exactly(root, tmp_path):
+    shutil.copy(root / "nbgrader_config.py", tmp_path / "nbgrader_config.py")
+    for assignment in ASSIGNMENTS:
+        shutil.copytree(root / "solutions" / assignment, tmp_path / "solutions" / assignment)
+        fresh = notebooks.read(generate_release(tmp_path, assignment))
+        committed = notebooks.read(notebooks.release_path(root, assignment))
+        assert fresh == committed, f"notebooks/{assignment} is stale: run `make notebooks` and commit it"
+
+
+def secret_and_public_lines(solution) -> tuple[dict[str, set[str]], set[str]]:
+    """Lines only the instructor may see (solution regions, hidden tests) and lines that
+    the solution notebook shows anyway outside them."""
+    secret = {"solution": set(), "hidden": set()}
+    public_parts = []
+    for cell in solution.cells:
+        source = cell.source
+        secret["solution"] |= {l for r in notebooks.SOLUTION_REGION.findall(source) for l in significant_lines(r)}
+        secret["hidden"] |= {l for b in re.findall(HIDDEN_BLOCK, source, re.S) for l in significant_lines(b)}
+        public_parts.append(re.sub(HIDDEN_BLOCK, "", notebooks.SOLUTION_REGION.sub("", source), flags=re.S))
+    return secret, significant_lines("\n".join(public_parts))
+
+
+def test_no_solution_code_in_student_notebook(pair):
+    _, solution, release = pair
+    release_text = "\n".join(cell.source for cell in release.cells)
+    assert "BEGIN SOLUTION" not in release_text and "END SOLUTION" not in release_text
+    secret, public = secret_and_public_lines(solution)
+    assert len(secret["solution"] - public) > 20
+    leaked = (secret["solution"] - public) & significant_lines(release_text)
+    assert not leaked, f"solution lines in the student notebook: {leaked}"
+
+
+def test_no_hidden_tests_in_student_notebook(pair):
+    _, solution, release = pair
+    release_text = "\n".join(cell.source for cell in release.cells)
+    assert "HIDDEN TESTS" not in release_text
+    secret, public = secret_and_public_lines(solution)
+    assert len(secret["hidden"] - public) > 20, "the solution must have hidden tests"
+    leaked = (secret["hidden"] - public) & significant_lines(release_text)
+    assert not leaked, f"hidden-test lines in the student notebook: {leaked}"
+
+
+def test_student_notebook_has_no_outputs(pair):
+    _, _, release = pair
+    assert all(not cell.get("outputs") for cell in release.cells if cell.cell_type == "code")
+
+
+def test_every_exercise_has_split_visible_and_hidden_tests(pair):
+    _, solution, _ = pair
+    grade_ids = [notebooks.nbgrader_meta(c)["grade_id"] for c in solution.cells if notebooks.nbgrader_meta(c)]
+    assert len(grade_ids) == len(set(grade_ids)), "grade_ids must be unique"
+    blocks, current = {}, None
+    for cell in solution.cells:
+        meta = notebooks.nbgrader_meta(cell)
+        if meta.get("solution"):
+            current = meta["grade_id"]
+            blocks[current] = []
+        elif meta.get("grade") and current is not None:
+            assert meta.get("locked") and meta.get("points", 0) > 0
+            blocks[current].append(cell.source)
+    for exercise, tests in blocks.items():
+        assert len(tests) >= 2, f"{exercise}: split its tests into two or more grade cells"
+        assert any("BEGIN HIDDEN TESTS" in t for t in tests), f"{exercise}: no hidden tests"
+        assert all(t.split("### BEGIN HIDDEN TESTS")[0].strip() for t in tests), f"{exercise}: a test cell with no visible part"
+
+
+def test_solution_has_parameters_and_metrics_cells(pair):
+    _, solution, _ = pair
+    parameters = notebooks.cells_with_tag(solution, "parameters")
+    assert len(parameters) == 1 and 'SCALE = "ci"' in parameters[0].source
+    assert len(notebooks.cells_with_tag(solution, "metrics")) == 1
+
+
+def _exercise_namespace():
+    import math
+
+    import numpy as np
+    from torch import nn
+    from torch.nn import functional as F
+    from torch.utils.data import DataLoader
+
+    return dict(torch=torch, nn=nn, F=F, math=math, np=np, DataLoader=DataLoader, ipt_dim=20, opt_dim=2)
+
+
+CALLS_01 = {
+    "vblinear": lambda ns: ns["VBLinear"](3, 2),
+    "neg_log_gauss": lambda ns: ns["neg_log_gauss"](torch.zeros(4, 2), torch.zeros(4)),
+    "bayes_amp_net": lambda ns: ns["bayes_amp_net"](100),
+    "train_epoch": lambda ns: ns["train_epoch"]([], torch.nn.Linear(1, 1), None),
+    "get_prediction": lambda ns: ns["get_prediction"](torch.nn.Linear(1, 1), [], 2),
+}
+
+
+def test_every_exercise_raises_not_implemented(root):
+    release = notebooks.read(notebooks.release_path(root, "01_amplitude_regression"))
+    answers = notebooks.solution_cells(release)
+    assert set(answers) == set(CALLS_01)
+    for grade_id, call in CALLS_01.items():
+        namespace = _exercise_namespace()
+        exec(compile(answers[grade_id].source, grade_id, "exec"), namespace)
+        with pytest.raises(NotImplementedError):
+            call(namespace)
+    validate = _exercise_namespace()
+    exec(compile(answers["train_epoch"].source, "train_epoch", "exec"), validate)
+    with pytest.raises(NotImplementedError):
+        validate["validate_epoch"]([], torch.nn.Linear(1, 1))
