@@ -28,7 +28,9 @@ def refresh_outputs(root: Path, assignment: str, timeout: int = 1800) -> Path:
     notebook = notebooks.read(path)
     os.environ["COURSE_DATA_DIR"] = str(offline_data(root))
     os.environ["COURSE_ROOT"] = str(root)
-    NotebookClient(notebook, timeout=timeout, kernel_name="python3",
+    NotebookClient(notebook, timeout=timeout, kernel_name="python3", record_timing=False,
                    resources={"metadata": {"path": str(path.parent)}}).execute()
+    for cell in notebook.cells:
+        cell.metadata.pop("execution", None)  # time stamps would change on every refresh
     notebooks.write(notebook, path)
     return path
