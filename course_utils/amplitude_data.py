@@ -181,8 +181,7 @@ def _from_download(data_dir: Path, urls: tuple[str, ...], progress: bool) -> dic
     try:
         _extract(zip_path, scratch)
         read_folder(scratch)
-        record = {"dataset": FOLDER, "source": "download", "url": url}
-        write_provenance(scratch, record)
+        record = write_provenance(scratch, {"dataset": FOLDER, "source": "download", "url": url})
         install_folder(scratch, data_dir / FOLDER)
     except BaseException:
         shutil.rmtree(scratch, ignore_errors=True)
@@ -213,7 +212,7 @@ def _from_generator(data_dir: Path, seed: int, progress: bool) -> dict:
             "units": "GeV (momenta), GeV^-2 (amplitudes)",
             "setup": asdict(setup),
         }
-        write_provenance(scratch, record)
+        record = write_provenance(scratch, record)
         install_folder(scratch, data_dir / FOLDER)
     except BaseException:
         shutil.rmtree(scratch, ignore_errors=True)

@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from . import amplitude_data
+from . import amplitude_data, digits_data
 
 
 @dataclass(frozen=True)
@@ -24,6 +24,13 @@ REGISTRY: tuple[DatasetEntry, ...] = (
         aliases=("amplitude", "amplitudes", "amplitude_regression", "amplitude-regression", "tutorial-2-data"),
         tutorials=("01_amplitude_regression",),
         fetch=amplitude_data.fetch,
+    ),
+    DatasetEntry(
+        number=4,
+        name="digits",
+        aliases=("mnist", "handwritten digits"),
+        tutorials=("02_mnist_bayes_by_backprop",),
+        fetch=digits_data.fetch,
     ),
 )
 

@@ -13,8 +13,8 @@ from .errors import DataError
 PROVENANCE_FILE = "SOURCE.json"
 
 
-def write_provenance(folder: Path, record: dict[str, Any]) -> Path:
-    """Write ``record`` (plus a UTC time stamp) as ``folder/SOURCE.json``, atomically."""
+def write_provenance(folder: Path, record: dict[str, Any]) -> dict[str, Any]:
+    """Write ``record`` (plus a UTC time stamp) as ``folder/SOURCE.json``, atomically; return what was written."""
     folder = Path(folder)
     record = {**record, "created_utc": datetime.now(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")}
     target = folder / PROVENANCE_FILE
@@ -24,7 +24,7 @@ def write_provenance(folder: Path, record: dict[str, Any]) -> Path:
         handle.write("\n")
     os.chmod(tmp, 0o644)
     os.replace(tmp, target)
-    return target
+    return record
 
 
 def read_provenance(folder: Path) -> dict[str, Any]:

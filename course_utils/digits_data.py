@@ -1,0 +1,164 @@
+"""Handwritten digits for tutorial 02: ``data/mnist/{train,t10k}-{images-idx3,labels-idx1}-ubyte.gz``.
+
+Real source: the MNIST IDX files from a public mirror, each checked against its well-known
+MD5 sum. Offline stand-in: scikit-learn's bundled handwritten digits (``load_digits``:
+1797 real 8x8 images from the UCI optdigits set), written as IDX files with the same names,
+so that one loader serves both. The loader returns the same structure either way and says
+which it is.
+"""
+from __future__ import annotations
+
+import shutil
+from dataclasses import dataclass
+from pathlib import Path
+
+import numpy as np
+
+from .download import DownloadError, download_file
+from .errors import DataError
+from .folders import install_folder, scratch_folder
+from .idx import read_idx, write_idx
+from .provenance import PROVENANCE_FILE, read_provenance, write_provenance
+
+FOLDER = "mnist"
+MIRRORS = (
+    "https://ossci-datasets.s3.amazonaws.com/mnist/",
+    "https://storage.googleapis.com/cvdf-datasets/mnist/",
+)
+MD5 = {
+    "train-images-idx3-ubyte.gz": "f68b3c2dcbeaaa9fbdd348bbdeb94873",
+    "train-labels-idx1-ubyte.gz": "d53e105ee54ea40749a09fcbcd1e9432",
+    "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
+    "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
+}
+OFFLINE_TEST_SIZE = 360
+OFFLINE_SEED = 2015  # Blundell et al. 2015
+VALIDATION_FRACTION = 1 / 6  # MNIST: 50 000 train / 10 000 validation
+
+
+@dataclass
+class DigitsData:
+    """Images as float32 in [0, 1] of shape (N, H, W), labels as int64 of shape (N,)."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_val: np.ndarray
+    y_val: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    record: dict
+
+    @property
+    def image_shape(self) -> tuple[int, int]:
+        return self.x_train.shape[1:]
+
+    @property
+    def name(self) -> str:
+        return "MNIST (28x28)" if self.record.get("source") == "download" else "scikit-learn digits (8x8, offline)"
+
+    def describe(self) -> str:
+        return (f"{self.name}: {len(self.x_train)} train, {len(self.x_val)} validation, "
+                f"{len(self.x_test)} test images of {self.image_shape[0]}x{self.image_shape[1]} pixels")
+
+
+def _check_pair(images: np.ndarray, labels: np.ndarray, name: str) -> None:
+    if images.ndim != 3 or images.dtype != np.uint8:
+        raise DataError(f"{name} images must be a 3-d uint8 array, found {images.dtype} {images.shape}")
+    if labels.ndim != 1 or len(labels) != len(images):
+        raise DataError(f"{name}: {len(labels)} labels for {len(images)} images")
+    if labels.size and (labels.min() < 0 or labels.max() > 9):
+        raise DataError(f"{name} labels must be digits 0-9")
+
+
+def _validate_file(path: Path) -> None:
+    array = read_idx(path)
+    expected_dims = 3 if "images" in path.name else 1
+    if array.ndim != expected_dims:
+        raise DataError(f"{path.name}: expected {expected_dims} dimensions, found {array.ndim}")
+
+
+def _from_download(data_dir: Path, mirrors: tuple[str, ...], checksums: dict[str, str], progress: bool) -> dict:
+    scratch = scratch_folder(data_dir, FOLDER)
+    try:
+        used = {}
+        for name, md5 in checksums.items():
+            used[name] = download_file([m + name for m in mirrors], scratch / name, md5=md5,
+                                       validate=_validate_file, progress=progress)
+        record = {"dataset": FOLDER, "source": "download", "url": sorted(set(u.rsplit("/", 1)[0] + "/" for u in used.values())),
+                  "md5": checksums}
+        record = write_provenance(scratch, record)
+        install_folder(scratch, data_dir / FOLDER)
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
+    return record
+
+
+def _from_sklearn(data_dir: Path) -> dict:
+    from sklearn.datasets import load_digits
+
+    digits = load_digits()
+    images = np.rint(digits.images * (255.0 / 16.0)).astype(np.uint8)  # 0..16 -> 0..255 like MNIST
+    labels = digits.target.astype(np.uint8)
+    order = np.random.default_rng(OFFLINE_SEED).permutation(len(images))
+    test, train = order[:OFFLINE_TEST_SIZE], order[OFFLINE_TEST_SIZE:]
+    scratch = scratch_folder(data_dir, FOLDER)
+    try:
+        write_idx(scratch / "train-images-idx3-ubyte.gz", images[train])
+        write_idx(scratch / "train-labels-idx1-ubyte.gz", labels[train])
+        write_idx(scratch / "t10k-images-idx3-ubyte.gz", images[test])
+        write_idx(scratch / "t10k-labels-idx1-ubyte.gz", labels[test])
+        record = {"dataset": FOLDER, "source": "offline",
+                  "generator": "scikit-learn load_digits (UCI optdigits, 1797 real 8x8 images)",
+                  "seed": OFFLINE_SEED, "version": 1, "test_size": OFFLINE_TEST_SIZE}
+        record = write_provenance(scratch, record)
+        install_folder(scratch, data_dir / FOLDER)
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
+    return record
+
+
+def is_complete(folder: Path) -> bool:
+    return all((folder / name).is_file() for name in [*MD5, PROVENANCE_FILE])
+
+
+def fetch(data_dir: Path, source: str = "auto", force: bool = False, mirrors: tuple[str, ...] = MIRRORS,
+          progress: bool = True, checksums: dict[str, str] = MD5) -> dict:
+    """Make ``data_dir/mnist``; ``source`` is "auto", "download" or "offline" (see amplitude_data.fetch)."""
+    if source not in ("auto", "download", "offline"):
+        raise ValueError(f"source must be 'auto', 'download' or 'offline', not {source!r}")
+    data_dir = Path(data_dir)
+    if is_complete(data_dir / FOLDER) and not force:
+        return read_provenance(data_dir / FOLDER)
+    if source in ("auto", "download"):
+        try:
+            return _from_download(data_dir, mirrors, checksums, progress)
+        except DownloadError as exc:
+            if source == "download":
+                raise
+            print(f"{exc}\nFalling back to scikit-learn's bundled digits.")
+    return _from_sklearn(data_dir)
+
+
+def load(data_dir: Path, validation_fraction: float = VALIDATION_FRACTION) -> DigitsData:
+    """Train / validation / test digits; the validation set is the last part of the training file."""
+    folder = Path(data_dir) / FOLDER
+    try:
+        x_train, y_train = read_idx(folder / "train-images-idx3-ubyte.gz"), read_idx(folder / "train-labels-idx1-ubyte.gz")
+        x_test, y_test = read_idx(folder / "t10k-images-idx3-ubyte.gz"), read_idx(folder / "t10k-labels-idx1-ubyte.gz")
+        _check_pair(x_train, y_train, "train")
+        _check_pair(x_test, y_test, "test")
+    except FileNotFoundError as exc:
+        raise DataError(f"{exc.filename} is missing. Fetch the digits with: python data/get_data.py digits data") from exc
+    except DataError as exc:
+        raise DataError(f"{exc}. Remake the digits with: python data/get_data.py digits data --force") from exc
+    n_val = int(round(len(x_train) * validation_fraction))
+    split = len(x_train) - n_val
+
+    def scale(images: np.ndarray) -> np.ndarray:
+        return images.astype(np.float32) / 255.0
+
+    return DigitsData(scale(x_train[:split]), y_train[:split].astype(np.int64), scale(x_train[split:]),
+                      y_train[split:].astype(np.int64), scale(x_test), y_test.astype(np.int64),
+                      read_provenance(folder))

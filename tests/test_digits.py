@@ -1,0 +1,131 @@
+"""Digits for tutorial 02: the IDX parser, the MNIST download path and the offline digits."""
+import gzip
+import hashlib
+
+import numpy as np
+import pytest
+
+from course_utils import datasets, digits_data, idx
+from course_utils.download import DownloadError
+from course_utils.errors import DataError
+from http_fixtures import serve
+
+
+@pytest.mark.parametrize("dtype", ["u1", "i1", ">i2", ">i4", ">f4", ">f8"])
+def test_idx_round_trip(tmp_path, dtype):
+    array = (np.arange(60).reshape(3, 4, 5) - 7).astype(dtype)
+    for name in ("a.idx", "a.idx.gz"):
+        idx.write_idx(tmp_path / name, array)
+        back = idx.read_idx(tmp_path / name)
+        np.testing.assert_array_equal(back, array)
+        assert back.shape == (3, 4, 5)
+
+
+def test_idx_header_is_the_mnist_one():
+    raw = idx.encode_idx(np.zeros((2, 28, 28), np.uint8))
+    assert raw[:4] == b"\x00\x00\x08\x03" and raw[4:16] == b"\x00\x00\x00\x02\x00\x00\x00\x1c\x00\x00\x00\x1c"
+
+
+@pytest.mark.parametrize("raw, message", [
+    (b"\x01\x00\x08\x01\x00\x00\x00\x02ab", "magic"),
+    (b"\x00\x00\x07\x01\x00\x00\x00\x02ab", "data type"),
+    (b"\x00\x00\x08\x02\x00\x00", "header"),
+    (b"\x00\x00\x08\x01\x00\x00\x00\x05ab", "truncated"),
+    (b"\x00\x00\x08\x01\x00\x00\x00\x01ab", "expected 1 data bytes"),
+])
+def test_idx_rejects_bad_files(raw, message):
+    with pytest.raises(DataError, match=message):
+        idx.parse_idx(raw)
+
+
+def test_broken_gzip_is_reported(tmp_path):
+    path = tmp_path / "x.gz"
+    path.write_bytes(gzip.compress(idx.encode_idx(np.zeros(100, np.uint8)))[:20])
+    with pytest.raises(DataError, match="corrupt or truncated"):
+        idx.read_idx(path)
+
+
+@pytest.fixture(scope="module")
+def offline_digits(tmp_path_factory):
+    folder = tmp_path_factory.mktemp("digits")
+    digits_data.fetch(folder, source="offline", progress=False)
+    return folder
+
+
+def test_offline_digits_structure(offline_digits):
+    data = digits_data.load(offline_digits)
+    assert data.record["source"] == "offline" and "load_digits" in data.record["generator"]
+    assert data.image_shape == (8, 8)
+    assert len(data.x_train) + len(data.x_val) + len(data.x_test) == 1797
+    assert len(data.x_test) == 360 and len(data.x_val) == 240
+    for x, y in ((data.x_train, data.y_train), (data.x_val, data.y_val), (data.x_test, data.y_test)):
+        assert x.dtype == np.float32 and 0.0 <= x.min() and x.max() <= 1.0
+        assert y.dtype == np.int64 and set(np.unique(y)) == set(range(10))
+    counts = np.bincount(data.y_train, minlength=10)
+    assert counts.min() > 0.8 * counts.mean(), "classes are balanced"
+    assert "scikit-learn digits" in data.describe()
+
+
+def test_offline_digits_are_deterministic(offline_digits, tmp_path):
+    digits_data.fetch(tmp_path, source="offline", progress=False)
+    for name in digits_data.MD5:
+        assert (tmp_path / "mnist" / name).read_bytes() == (offline_digits / "mnist" / name).read_bytes()
+
+
+def fake_mnist() -> dict[str, bytes]:
+    """Small files in MNIST's exact format (28x28 uint8 images)."""
+    rng = np.random.default_rng(0)
+    files = {}
+    for prefix, n in (("train", 60), ("t10k", 12)):
+        files[f"{prefix}-images-idx3-ubyte.gz"] = gzip.compress(idx.encode_idx(rng.integers(0, 256, (n, 28, 28), dtype=np.uint8)), mtime=0)
+        files[f"{prefix}-labels-idx1-ubyte.gz"] = gzip.compress(idx.encode_idx(np.arange(n, dtype=np.uint8) % 10), mtime=0)
+    return files
+
+
+def md5(data: bytes) -> str:
+    return hashlib.md5(data).hexdigest()
+
+
+def test_mnist_download_path(tmp_path):
+    files = fake_mnist()
+    checksums = {name: md5(body) for name, body in files.items()}
+    with serve({f"/b/{name}": body for name, body in files.items()}) as base:
+        record = digits_data.fetch(tmp_path, source="download", mirrors=(f"{base}/a/", f"{base}/b/"),
+                                   checksums=checksums, progress=False)
+    assert record["source"] == "download" and record["url"] == [f"{base}/b/"]
+    data = digits_data.load(tmp_path)
+    assert data.image_shape == (28, 28) and len(data.x_train) == 50 and len(data.x_val) == 10 and len(data.x_test) == 12
+    assert data.name.startswith("MNIST")
+
+
+@pytest.mark.parametrize("problem", ["wrong_checksum", "truncated"])
+def test_mnist_bad_download_leaves_nothing(tmp_path, problem):
+    files = fake_mnist()
+    checksums = {name: md5(body) for name, body in files.items()}
+    if problem == "wrong_checksum":
+        checksums["t10k-labels-idx1-ubyte.gz"] = "0" * 32
+    truncate = {"/t10k-images-idx3-ubyte.gz"} if problem == "truncated" else set()
+    with serve({f"/{name}": body for name, body in files.items()}, truncate=truncate) as base:
+        with pytest.raises(DownloadError, match="MD5|truncated"):
+            digits_data.fetch(tmp_path, source="download", mirrors=(f"{base}/",), checksums=checksums, progress=False)
+    assert list(tmp_path.iterdir()) == []
+
+
+def test_real_checksums_are_the_published_ones():
+    assert digits_data.MD5["train-images-idx3-ubyte.gz"] == "f68b3c2dcbeaaa9fbdd348bbdeb94873"
+    assert len(set(digits_data.MD5.values())) == 4
+
+
+def test_damaged_digits_file_is_reported(offline_digits, tmp_path):
+    import shutil
+
+    shutil.copytree(offline_digits / "mnist", tmp_path / "mnist")
+    path = tmp_path / "mnist" / "train-labels-idx1-ubyte.gz"
+    path.write_bytes(path.read_bytes()[:-8])
+    with pytest.raises(DataError, match="--force"):
+        digits_data.load(tmp_path)
+
+
+def test_registry_knows_the_digits():
+    assert datasets.lookup("digits").fetch is digits_data.fetch
+    assert datasets.lookup("mnist").fetch is digits_data.fetch
