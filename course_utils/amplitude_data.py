@@ -9,18 +9,16 @@ in GeV, ordered [incoming, incoming, leading photon, subleading photon, gluon], 
 """
 from __future__ import annotations
 
-import shutil
-import zipfile
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
 import numpy as np
 
-from . import amplitudes, lorentz, phasespace
-from .download import DownloadError, download_file
+from . import amplitudes, fetching, lorentz, phasespace
+from .archives import check_zip, extract
+from .download import download_file
 from .errors import DataError
-from .folders import install_folder, scratch_folder
-from .provenance import PROVENANCE_FILE, read_provenance, write_provenance
+from .provenance import read_provenance
 
 FOLDER = "tutorial-2-data"
 URLS = (
@@ -142,59 +140,21 @@ def read_folder(folder: Path, events_per_split: int = EVENTS_PER_SPLIT) -> dict[
     return arrays
 
 
-def _members_by_name(archive: zipfile.ZipFile) -> dict[str, zipfile.ZipInfo]:
-    wanted = set(file_names())
-    return {
-        Path(info.filename).name: info
-        for info in archive.infolist()
-        if Path(info.filename).name in wanted and not info.filename.startswith("__MACOSX")
-    }
-
-
-def check_zip(path: Path) -> None:
-    """Raise ``DataError`` unless ``path`` is an intact zip holding the six arrays."""
-    if not zipfile.is_zipfile(path):
-        raise DataError(f"{path.name} is not a valid zip archive (truncated or corrupt download?)")
-    try:
-        with zipfile.ZipFile(path) as archive:
-            broken = archive.testzip()
-            if broken is not None:
-                raise DataError(f"{path.name}: member {broken} fails its CRC check (corrupt download)")
-            missing = set(file_names()) - set(_members_by_name(archive))
-    except (zipfile.BadZipFile, OSError, EOFError) as exc:
-        raise DataError(f"{path.name} is not a readable zip archive ({exc})") from exc
-    if missing:
-        raise DataError(f"{path.name} lacks {', '.join(sorted(missing))}")
-
-
-def _extract(zip_path: Path, scratch: Path) -> None:
-    with zipfile.ZipFile(zip_path) as archive:
-        for name, info in _members_by_name(archive).items():
-            with archive.open(info) as source, open(scratch / name, "wb") as target:
-                shutil.copyfileobj(source, target)
-
-
-def _from_download(data_dir: Path, urls: tuple[str, ...], progress: bool) -> dict:
-    zip_path = data_dir / f"{FOLDER}.zip"
-    url = download_file(urls, zip_path, validate=check_zip, progress=progress)
-    scratch = scratch_folder(data_dir, FOLDER)
-    try:
-        _extract(zip_path, scratch)
+def _download(urls: tuple[str, ...], progress: bool):
+    def make(scratch: Path) -> dict:
+        zip_path = scratch / f"{FOLDER}.zip"
+        url = download_file(urls, zip_path, validate=lambda path: check_zip(path, file_names()), progress=progress)
+        extract(zip_path, file_names(), scratch)
+        zip_path.unlink()
         read_folder(scratch)
-        record = write_provenance(scratch, {"dataset": FOLDER, "source": "download", "url": url})
-        install_folder(scratch, data_dir / FOLDER)
-    except BaseException:
-        shutil.rmtree(scratch, ignore_errors=True)
-        raise
-    finally:
-        zip_path.unlink(missing_ok=True)
-    return record
+        return {"dataset": FOLDER, "source": "download", "url": url}
+
+    return make
 
 
-def _from_generator(data_dir: Path, seed: int, progress: bool) -> dict:
-    setup = ColliderSetup()
-    scratch = scratch_folder(data_dir, FOLDER)
-    try:
+def _generate(seed: int, progress: bool):
+    def make(scratch: Path) -> dict:
+        setup = ColliderSetup()
         for index, split in enumerate(SPLITS):
             momenta, amp = generate_events(EVENTS_PER_SPLIT, seed + index, setup)
             np.save(scratch / f"{split}_dat.npy", momenta)
@@ -202,7 +162,7 @@ def _from_generator(data_dir: Path, seed: int, progress: bool) -> dict:
             if progress:
                 print(f"  generated {split}: {EVENTS_PER_SPLIT} events")
         read_folder(scratch)
-        record = {
+        return {
             "dataset": FOLDER,
             "source": "offline",
             "generator": "course_utils.amplitude_data (RAMBO + closed-form tree-level |M|^2)",
@@ -212,17 +172,13 @@ def _from_generator(data_dir: Path, seed: int, progress: bool) -> dict:
             "units": "GeV (momenta), GeV^-2 (amplitudes)",
             "setup": asdict(setup),
         }
-        record = write_provenance(scratch, record)
-        install_folder(scratch, data_dir / FOLDER)
-    except BaseException:
-        shutil.rmtree(scratch, ignore_errors=True)
-        raise
-    return record
+
+    return make
 
 
 def is_complete(folder: Path) -> bool:
     """True when every array file and SOURCE.json are present (contents are checked on load)."""
-    return all((folder / name).is_file() for name in [*file_names(), PROVENANCE_FILE])
+    return fetching.is_complete(folder, file_names())
 
 
 def fetch(
@@ -238,20 +194,8 @@ def fetch(
     ``source``: "download" (real data, fail if impossible), "offline" (generate the
     stand-in) or "auto" (download, and generate if the download fails).
     """
-    if source not in ("auto", "download", "offline"):
-        raise ValueError(f"source must be 'auto', 'download' or 'offline', not {source!r}")
-    data_dir = Path(data_dir)
-    target = data_dir / FOLDER
-    if is_complete(target) and not force:
-        return read_provenance(target)
-    if source in ("auto", "download"):
-        try:
-            return _from_download(data_dir, urls, progress)
-        except DownloadError as exc:
-            if source == "download":
-                raise
-            print(f"{exc}\nFalling back to the offline generator.")
-    return _from_generator(data_dir, seed, progress)
+    return fetching.fetch_dataset(Path(data_dir) / FOLDER, file_names(), source, force,
+                                  download=_download(urls, progress), generate=_generate(seed, progress))
 
 
 def load(data_dir: Path) -> tuple[dict[str, np.ndarray], dict]:

@@ -8,17 +8,16 @@ which it is.
 """
 from __future__ import annotations
 
-import shutil
 from dataclasses import dataclass
 from pathlib import Path
 
 import numpy as np
 
-from .download import DownloadError, download_file
+from . import fetching
+from .download import download_file
 from .errors import DataError
-from .folders import install_folder, scratch_folder
 from .idx import read_idx, write_idx
-from .provenance import PROVENANCE_FILE, read_provenance, write_provenance
+from .provenance import read_provenance
 
 FOLDER = "mnist"
 MIRRORS = (
@@ -77,24 +76,17 @@ def _validate_file(path: Path) -> None:
         raise DataError(f"{path.name}: expected {expected_dims} dimensions, found {array.ndim}")
 
 
-def _from_download(data_dir: Path, mirrors: tuple[str, ...], checksums: dict[str, str], progress: bool) -> dict:
-    scratch = scratch_folder(data_dir, FOLDER)
-    try:
-        used = {}
-        for name, md5 in checksums.items():
-            used[name] = download_file([m + name for m in mirrors], scratch / name, md5=md5,
-                                       validate=_validate_file, progress=progress)
-        record = {"dataset": FOLDER, "source": "download", "url": sorted(set(u.rsplit("/", 1)[0] + "/" for u in used.values())),
-                  "md5": checksums}
-        record = write_provenance(scratch, record)
-        install_folder(scratch, data_dir / FOLDER)
-    except BaseException:
-        shutil.rmtree(scratch, ignore_errors=True)
-        raise
-    return record
+def _download(mirrors: tuple[str, ...], checksums: dict[str, str], progress: bool):
+    def make(scratch: Path) -> dict:
+        used = [download_file([m + name for m in mirrors], scratch / name, md5=md5, validate=_validate_file,
+                              progress=progress) for name, md5 in checksums.items()]
+        return {"dataset": FOLDER, "source": "download", "url": sorted({u.rsplit("/", 1)[0] + "/" for u in used}),
+                "md5": checksums}
+
+    return make
 
 
-def _from_sklearn(data_dir: Path) -> dict:
+def _from_sklearn(scratch: Path) -> dict:
     from sklearn.datasets import load_digits
 
     digits = load_digits()
@@ -102,43 +94,25 @@ def _from_sklearn(data_dir: Path) -> dict:
     labels = digits.target.astype(np.uint8)
     order = np.random.default_rng(OFFLINE_SEED).permutation(len(images))
     test, train = order[:OFFLINE_TEST_SIZE], order[OFFLINE_TEST_SIZE:]
-    scratch = scratch_folder(data_dir, FOLDER)
-    try:
-        write_idx(scratch / "train-images-idx3-ubyte.gz", images[train])
-        write_idx(scratch / "train-labels-idx1-ubyte.gz", labels[train])
-        write_idx(scratch / "t10k-images-idx3-ubyte.gz", images[test])
-        write_idx(scratch / "t10k-labels-idx1-ubyte.gz", labels[test])
-        record = {"dataset": FOLDER, "source": "offline",
-                  "generator": "scikit-learn load_digits (UCI optdigits, 1797 real 8x8 images)",
-                  "seed": OFFLINE_SEED, "version": 1, "test_size": OFFLINE_TEST_SIZE}
-        record = write_provenance(scratch, record)
-        install_folder(scratch, data_dir / FOLDER)
-    except BaseException:
-        shutil.rmtree(scratch, ignore_errors=True)
-        raise
-    return record
+    write_idx(scratch / "train-images-idx3-ubyte.gz", images[train])
+    write_idx(scratch / "train-labels-idx1-ubyte.gz", labels[train])
+    write_idx(scratch / "t10k-images-idx3-ubyte.gz", images[test])
+    write_idx(scratch / "t10k-labels-idx1-ubyte.gz", labels[test])
+    return {"dataset": FOLDER, "source": "offline",
+            "generator": "scikit-learn load_digits (UCI optdigits, 1797 real 8x8 images)",
+            "seed": OFFLINE_SEED, "version": 1, "test_size": OFFLINE_TEST_SIZE}
 
 
 def is_complete(folder: Path) -> bool:
-    return all((folder / name).is_file() for name in [*MD5, PROVENANCE_FILE])
+    return fetching.is_complete(folder, MD5)
 
 
 def fetch(data_dir: Path, source: str = "auto", force: bool = False, mirrors: tuple[str, ...] = MIRRORS,
           progress: bool = True, checksums: dict[str, str] = MD5) -> dict:
     """Make ``data_dir/mnist``; ``source`` is "auto", "download" or "offline" (see amplitude_data.fetch)."""
-    if source not in ("auto", "download", "offline"):
-        raise ValueError(f"source must be 'auto', 'download' or 'offline', not {source!r}")
-    data_dir = Path(data_dir)
-    if is_complete(data_dir / FOLDER) and not force:
-        return read_provenance(data_dir / FOLDER)
-    if source in ("auto", "download"):
-        try:
-            return _from_download(data_dir, mirrors, checksums, progress)
-        except DownloadError as exc:
-            if source == "download":
-                raise
-            print(f"{exc}\nFalling back to scikit-learn's bundled digits.")
-    return _from_sklearn(data_dir)
+    return fetching.fetch_dataset(Path(data_dir) / FOLDER, checksums, source, force,
+                                  download=_download(mirrors, checksums, progress), generate=_from_sklearn,
+                                  fallback="scikit-learn's bundled digits")
 
 
 def load(data_dir: Path, validation_fraction: float = VALIDATION_FRACTION) -> DigitsData:

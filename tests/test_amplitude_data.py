@@ -49,11 +49,14 @@ def test_offline_dataset_is_deterministic(offline_data_dir, tmp_path):
         assert file_md5(tmp_path / FOLDER / name) == file_md5(offline_data_dir / FOLDER / name)
 
 
-def test_existing_data_is_kept_unless_forced(offline_data_dir, tmp_path, monkeypatch):
+def test_existing_data_is_kept_unless_forced(tmp_path):
     amplitude_data.fetch(tmp_path, source="offline", progress=False)
-    stamp = json.loads((tmp_path / FOLDER / "SOURCE.json").read_text())["created_utc"]
-    monkeypatch.setattr(amplitude_data, "_from_generator", lambda *a: pytest.fail("must not regenerate"))
-    assert amplitude_data.fetch(tmp_path, source="offline", progress=False)["created_utc"] == stamp
+    marker = tmp_path / FOLDER / "trn_amp.npy"
+    os.utime(marker, (0, 0))
+    amplitude_data.fetch(tmp_path, source="offline", progress=False)
+    assert marker.stat().st_mtime == 0, "complete data must be reused"
+    amplitude_data.fetch(tmp_path, source="offline", force=True, progress=False)
+    assert marker.stat().st_mtime > 0, "--force must remake the data"
 
 
 @pytest.mark.parametrize("damage", ["truncate", "garbage", "wrong_shape", "negative", "nan"])

@@ -1,0 +1,50 @@
+"""The one way every dataset is made: reuse it if complete, else download it, else (or on
+request) generate the offline stand-in; always in a scratch folder, installed atomically,
+with ``SOURCE.json`` recording which source made it."""
+from __future__ import annotations
+
+import shutil
+from pathlib import Path
+from typing import Callable, Iterable
+
+from .download import DownloadError
+from .folders import install_folder, scratch_folder
+from .provenance import PROVENANCE_FILE, read_provenance, write_provenance
+
+SOURCES = ("auto", "download", "offline")
+Maker = Callable[[Path], dict]  # fills a scratch folder, returns its provenance record
+
+
+def is_complete(folder: Path, names: Iterable[str]) -> bool:
+    """True when every file of ``names`` and SOURCE.json exist (contents are checked on load)."""
+    return all((Path(folder) / name).is_file() for name in [*names, PROVENANCE_FILE])
+
+
+def build(target: Path, make: Maker) -> dict:
+    """Run ``make`` in a scratch folder beside ``target``; install the result only if it succeeds."""
+    scratch = scratch_folder(target.parent, target.name)
+    try:
+        record = write_provenance(scratch, make(scratch))
+        install_folder(scratch, target)
+    except BaseException:
+        shutil.rmtree(scratch, ignore_errors=True)
+        raise
+    return record
+
+
+def fetch_dataset(target: Path, names: Iterable[str], source: str, force: bool, download: Maker,
+                  generate: Maker, fallback: str = "the offline generator") -> dict:
+    """Make ``target`` from its real source or the offline stand-in (``source``: auto, download, offline)."""
+    if source not in SOURCES:
+        raise ValueError(f"source must be one of {SOURCES}, not {source!r}")
+    target = Path(target)
+    if is_complete(target, names) and not force:
+        return read_provenance(target)
+    if source in ("auto", "download"):
+        try:
+            return build(target, download)
+        except DownloadError as exc:
+            if source == "download":
+                raise
+            print(f"{exc}\nFalling back to {fallback}.")
+    return build(target, generate)
