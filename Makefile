@@ -34,7 +34,7 @@ $(STAMP): pyproject.toml
 install: $(STAMP)
 
 data: $(STAMP)
-	$(PY) data/get_data.py all data --source $(DATA_SOURCE)
+	$(PY) data/get_data.py all data --source $(DATA_SOURCE) --scale $(SCALE)
 
 notebooks: $(STAMP)
 	$(PY) -m course_utils.instructor generate $(ASSIGNMENTS)

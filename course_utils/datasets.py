@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from . import amplitude_data, digits_data
+from . import amplitude_data, digits_data, toptagging_data
 
 
 @dataclass(frozen=True)
@@ -15,6 +15,7 @@ class DatasetEntry:
     aliases: tuple[str, ...]
     tutorials: tuple[str, ...]
     fetch: Callable[..., dict]
+    scaled: bool = False  # the offline stand-in comes in a CI and a full scale
 
 
 REGISTRY: tuple[DatasetEntry, ...] = (
@@ -24,6 +25,22 @@ REGISTRY: tuple[DatasetEntry, ...] = (
         aliases=("amplitude", "amplitudes", "amplitude_regression", "amplitude-regression", "tutorial-2-data"),
         tutorials=("01_amplitude_regression",),
         fetch=amplitude_data.fetch,
+    ),
+    DatasetEntry(
+        number=2,
+        name="top tagging short",
+        aliases=("toptagging-short", "toptagging", "top-tagging-short", "jets"),
+        tutorials=("03_jet_bayesian_cnn",),
+        fetch=toptagging_data.fetch_short,
+        scaled=True,
+    ),
+    DatasetEntry(
+        number=3,
+        name="top tagging reference",
+        aliases=("top-tagging-reference", "reference", "toptagging-reference", "zenodo"),
+        tutorials=("04_top_tagging_deepsets",),
+        fetch=toptagging_data.fetch_reference,
+        scaled=True,
     ),
     DatasetEntry(
         number=4,
@@ -45,6 +62,9 @@ def lookup(key: str) -> DatasetEntry:
     raise KeyError(f"Unknown dataset {key!r}. Known datasets: {known}.")
 
 
-def fetch(key: str, data_dir: Path, **options) -> dict:
+def fetch(key: str, data_dir: Path, scale: str = "full", **options) -> dict:
     """Fetch dataset ``key`` into ``data_dir`` and return its provenance record."""
-    return lookup(key).fetch(Path(data_dir), **options)
+    entry = lookup(key)
+    if entry.scaled:
+        options["scale"] = scale
+    return entry.fetch(Path(data_dir), **options)

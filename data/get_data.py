@@ -4,6 +4,10 @@
     python data/get_data.py 1 data              # dataset 1 (amplitude regression) into data/
     python data/get_data.py amplitude data      # the same, by name
     python data/get_data.py all data --offline  # every dataset, generated offline
+    python data/get_data.py 2 data --scale ci   # top-tagging jets, a small offline set
+
+Datasets: 1 amplitude regression, 2 top tagging short, 3 top tagging reference (Zenodo),
+4 digits (MNIST).
 
 By default each dataset is downloaded from its real source; if that fails (no network),
 a faithful stand-in is generated offline in exactly the same layout. ``SOURCE.json`` in
@@ -35,6 +39,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                        help="do not try the network: generate the offline stand-in")
     group.add_argument("--download-only", action="store_const", const="download", dest="source",
                        help="fail instead of falling back to the offline stand-in")
+    parser.add_argument("--scale", choices=("ci", "full"), default="full",
+                        help="size of generated jet datasets (2, 3) when made offline (default: full)")
     parser.add_argument("--force", action="store_true", help="remake the data even if present")
     parser.add_argument("--quiet", action="store_true", help="no progress output")
     parser.set_defaults(source="auto")
@@ -52,7 +58,8 @@ def main(argv: list[str] | None = None) -> int:
             return 2
         print(f"Dataset {entry.number} ({entry.name!r}, used in {', '.join(entry.tutorials)}) -> {args.data_dir}")
         try:
-            record = entry.fetch(Path(args.data_dir), source=args.source, force=args.force, progress=not args.quiet)
+            record = datasets.fetch(key, Path(args.data_dir), scale=args.scale, source=args.source,
+                                    force=args.force, progress=not args.quiet)
         except DataError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1

@@ -5,6 +5,7 @@ import tomllib
 import pytest
 
 REQUIREMENT = re.compile(r"^\s*([A-Za-z0-9_.\-]+)\s*(.*?)\s*$")
+CONDA_TO_PIP = {"pytables": "tables"}  # the same package under another name on conda-forge
 
 
 def normalise(requirement: str) -> tuple[str, str]:
@@ -32,7 +33,7 @@ def environment_requirements(root) -> dict[str, str]:
             if entry in ("pip", "pip:", "-e .") or entry.startswith("python"):
                 continue
             name, spec = normalise(entry)
-            found[name] = re.sub(r"^=(?!=)", "==", spec)
+            found[CONDA_TO_PIP.get(name, name)] = re.sub(r"^=(?!=)", "==", spec)
     return found
 
 
@@ -40,7 +41,7 @@ def test_pyproject_and_environment_agree(root):
     assert environment_requirements(root) == pyproject_requirements(root)
 
 
-@pytest.mark.parametrize("package, pin", [("torch", "==2.13.0"), ("nbgrader", "==0.9.6")])
+@pytest.mark.parametrize("package, pin", [("torch", "==2.13.0"), ("nbgrader", "==0.9.6"), ("pythia8mc", "==8.317.2")])
 def test_required_pins(root, package, pin):
     assert pyproject_requirements(root)[package] == pin
 

@@ -1,0 +1,173 @@
+"""Top-tagging jets: Pythia 8 + FastJet generation, dataset 2 (short .npy) and dataset 3 (reference .h5)."""
+import io
+import zipfile
+
+import numpy as np
+import pandas as pd
+import pytest
+
+from course_utils import datasets, jet_generation, jets, toptagging_data
+from course_utils.download import DownloadError
+from course_utils.errors import DataError
+from http_fixtures import serve
+
+CI = toptagging_data.SCALES["ci"]
+
+
+@pytest.fixture(scope="module")
+def jet_data(tmp_path_factory):
+    """Both datasets at CI scale, generated offline (about 30 s on two cores)."""
+    folder = tmp_path_factory.mktemp("jets")
+    toptagging_data.fetch_short(folder, source="offline", scale="ci", progress=False)
+    toptagging_data.fetch_reference(folder, source="offline", scale="ci", progress=False)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def short(jet_data):
+    return toptagging_data.load_short(jet_data)
+
+
+def test_short_layout_and_balance(short):
+    splits, record = short
+    assert record["source"] == "offline" and record["scale"] == "ci" and "Pythia" in record["generator"]
+    for split, (x, y) in splits.items():
+        assert x.shape == (CI["short"][split], 200, 4) and x.dtype == np.float32
+        assert y.shape == (len(x),) and set(np.unique(y)) == {0, 1}
+        assert y.sum() == len(y) // 2, "balanced classes"
+        assert 0.2 < y[: len(y) // 2].mean() < 0.8, "shuffled, not sorted by class"
+
+
+def test_short_jets_pass_the_reference_selection(short):
+    splits, _ = short
+    x = np.concatenate([splits[s][0] for s in splits]).astype(np.float64)
+    pt, eta = jets.jet_pt(x), jets.jet_eta(x)
+    # the constituents sum to the jet unless a jet has more than 200 of them
+    full = jets.multiplicity(x) < 200
+    assert np.all((pt[full] > 545) & (pt[full] < 655))
+    assert np.all(np.abs(eta[full]) < 2.05)
+    constituent_pt = jets.constituent_pt(x)
+    assert np.all(np.diff(constituent_pt, axis=1) <= 1e-3), "constituents sorted by pT"
+    mask = jets.padding_mask(x)
+    assert np.all(mask[:, :-1] >= mask[:, 1:]), "zero padding only after the last constituent"
+    assert np.all(x[~mask] == 0)
+
+
+def test_top_mass_peak_and_broad_qcd_mass(short):
+    splits, _ = short
+    x, y = (np.concatenate(parts) for parts in zip(*splits.values()))
+    mass = jets.jet_mass(x.astype(np.float64))
+    top, qcd = mass[y == 1], mass[y == 0]
+    assert 160 < np.median(top) < 185, f"top mass median {np.median(top):.1f} GeV"
+    assert np.mean((top > 140) & (top < 205)) > 0.6
+    assert np.median(qcd) < 110 and np.mean((qcd > 140) & (qcd < 205)) < 0.25
+    assert jets.multiplicity(x[y == 1]).mean() > jets.multiplicity(x[y == 0]).mean()
+
+
+def test_generation_is_deterministic_by_seed():
+    setup = jet_generation.JetSetup(events_per_task=60)
+    first = jet_generation.generate_task("qcd", 5, 0, setup)
+    again = jet_generation.generate_task("qcd", 5, 0, setup)
+    other = jet_generation.generate_task("qcd", 6, 0, setup)
+    np.testing.assert_array_equal(first["constituents"], again["constituents"])
+    assert len(first["constituents"]) > 0
+    assert not np.array_equal(first["constituents"], other["constituents"])
+
+
+def test_top_truth_is_the_matched_top(jet_data):
+    x, y = toptagging_data.read_reference(jet_data / "top-tagging-reference" / "train.h5")
+    frame = pd.read_hdf(jet_data / "top-tagging-reference" / "train.h5", key="table")
+    truth = frame[["truthE", "truthPX", "truthPY", "truthPZ"]].to_numpy(np.float64)
+    top_mass = np.sqrt(np.maximum(truth[:, 0] ** 2 - (truth[:, 1:] ** 2).sum(axis=1), 0))
+    np.testing.assert_allclose(np.median(top_mass[y == 1]), 172.5, atol=3.0)
+    assert np.all(truth[y == 0] == 0)
+
+
+def test_reference_files_have_the_exact_format(jet_data):
+    folder = jet_data / "top-tagging-reference"
+    for split, ttv in toptagging_data.REFERENCE_TTV.items():
+        frame = pd.read_hdf(folder / f"{split}.h5", key="table", start=0, stop=5)
+        assert list(frame.columns) == toptagging_data.reference_columns()
+        assert len(frame.columns) == 806 and frame.columns[0] == "E_0" and frame.columns[799] == "PZ_199"
+        assert set(frame["ttv"]) == {ttv}
+        assert toptagging_data.reference_length(folder / f"{split}.h5") == CI["reference"][split]
+    x, y = toptagging_data.read_reference(folder / "val.h5")
+    assert x.shape == (CI["reference"]["val"], 200, 4) and y.sum() == len(y) // 2
+
+
+def test_reference_is_read_in_chunks_and_never_past_stop(jet_data, monkeypatch):
+    path = jet_data / "top-tagging-reference" / "train.h5"
+    whole, labels = toptagging_data.read_reference(path)
+    calls = []
+    original = pd.read_hdf
+
+    def spy(*args, **kwargs):
+        calls.append((kwargs["start"], kwargs["stop"]))
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(pd, "read_hdf", spy)
+    part, part_labels = toptagging_data.read_reference(path, start=100, stop=1050, chunk_size=300)
+    np.testing.assert_array_equal(part, whole[100:1050])
+    np.testing.assert_array_equal(part_labels, labels[100:1050])
+    assert calls == [(100, 400), (400, 700), (700, 1000), (1000, 1050)]
+    assert len(toptagging_data.read_reference(path, start=0, stop=0)[0]) == 0
+
+
+def test_corrupt_files_are_reported(jet_data, tmp_path):
+    import shutil
+
+    shutil.copytree(jet_data / "toptagging-short", tmp_path / "toptagging-short")
+    victim = tmp_path / "toptagging-short" / "x_val_short.npy"
+    victim.write_bytes(victim.read_bytes()[:50_000])
+    with pytest.raises(DataError, match="--force"):
+        toptagging_data.load_short(tmp_path)
+    broken = tmp_path / "broken.h5"
+    broken.write_bytes((jet_data / "top-tagging-reference" / "test.h5").read_bytes()[:4000])
+    with pytest.raises(DataError, match="broken.h5"):
+        toptagging_data.read_reference(broken)
+
+
+def test_short_download_path(jet_data, tmp_path):
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w") as archive:
+        for name in toptagging_data.short_file_names():
+            archive.write(jet_data / "toptagging-short" / name, f"toptagging-short/{name}")
+    good, bad = buffer.getvalue(), buffer.getvalue()[:-2000]
+    with serve({"/good.zip": good, "/bad.zip": bad}) as base:
+        record = toptagging_data.fetch_short(tmp_path / "a", source="download", urls=(f"{base}/good.zip",), progress=False)
+        assert record["source"] == "download"
+        splits, _ = toptagging_data.load_short(tmp_path / "a")
+        assert splits["train"][0].shape == (CI["short"]["train"], 200, 4)
+        (tmp_path / "b").mkdir()
+        with pytest.raises(DownloadError):
+            toptagging_data.fetch_short(tmp_path / "b", source="download", urls=(f"{base}/bad.zip",), progress=False)
+    assert list((tmp_path / "b").iterdir()) == []
+
+
+def test_reference_download_path(jet_data, tmp_path):
+    files = {f"/records/2603256/files/{s}.h5": (jet_data / "top-tagging-reference" / f"{s}.h5").read_bytes()
+             for s in toptagging_data.SPLITS}
+    with serve(files, truncate={"/records/2603256/files/val.h5"}) as base:
+        pattern = base + "/records/2603256/files/{split}.h5"
+        (tmp_path / "data").mkdir()
+        with pytest.raises(DownloadError, match="val.h5"):
+            toptagging_data.fetch_reference(tmp_path / "data", source="download", url_pattern=pattern, progress=False)
+        assert list((tmp_path / "data").iterdir()) == [], "nothing half-written"
+    with serve(files) as base:
+        pattern = base + "/records/2603256/files/{split}.h5"
+        record = toptagging_data.fetch_reference(tmp_path / "data", source="download", url_pattern=pattern, progress=False)
+    assert record["source"] == "download" and len(record["url"]) == 3
+    assert toptagging_data.reference_length(tmp_path / "data" / "top-tagging-reference" / "test.h5") == CI["reference"]["test"]
+
+
+def test_cached_jets_are_reused(jet_data, monkeypatch):
+    assert any((jet_data / ".jet-cache").rglob("*.npz"))
+    monkeypatch.setattr(jet_generation, "generate_task", lambda *a, **k: pytest.fail("the cache must be used"))
+    toptagging_data.fetch_short(jet_data, source="offline", scale="ci", force=True, workers=1, progress=False)
+
+
+def test_registry_and_cli_names():
+    assert datasets.lookup("2").fetch is toptagging_data.fetch_short
+    assert datasets.lookup("top tagging reference").number == 3
+    with pytest.raises(ValueError, match="scale"):
+        toptagging_data.fetch_short("unused", scale="huge")
