@@ -15,8 +15,6 @@ from pathlib import Path
 import numpy as np
 
 from . import amplitudes, fetching, lorentz, phasespace
-from .archives import check_zip, extract
-from .download import download_file
 from .errors import DataError
 from .provenance import read_provenance
 
@@ -119,37 +117,15 @@ def validate_arrays(arrays: dict[str, np.ndarray], events_per_split: int = EVENT
             raise DataError(f"{split}_amp.npy has amplitudes <= 0 (squared amplitudes must be positive)")
 
 
-def _load_npy(path: Path) -> np.ndarray:
-    try:
-        return np.load(path, allow_pickle=False)
-    except FileNotFoundError:
-        raise
-    except (ValueError, OSError, EOFError) as exc:
-        raise DataError(f"{path.name} is corrupt or truncated ({exc})") from exc
-
-
 def read_folder(folder: Path, events_per_split: int = EVENTS_PER_SPLIT) -> dict[str, np.ndarray]:
     """Read and validate the six arrays in ``folder``."""
-    arrays = {}
-    for name in file_names():
-        path = Path(folder) / name
-        if not path.is_file():
-            raise DataError(f"{path} is missing")
-        arrays[name] = _load_npy(path)
+    arrays = fetching.load_npy_files(folder, file_names())
     validate_arrays(arrays, events_per_split)
     return arrays
 
 
-def _download(urls: tuple[str, ...], progress: bool):
-    def make(scratch: Path) -> dict:
-        zip_path = scratch / f"{FOLDER}.zip"
-        url = download_file(urls, zip_path, validate=lambda path: check_zip(path, file_names()), progress=progress)
-        extract(zip_path, file_names(), scratch)
-        zip_path.unlink()
-        read_folder(scratch)
-        return {"dataset": FOLDER, "source": "download", "url": url}
-
-    return make
+def _download(urls: tuple[str, ...], progress: bool) -> fetching.Maker:
+    return fetching.zip_download(FOLDER, urls, file_names(), read_folder, progress)
 
 
 def _generate(seed: int, progress: bool):

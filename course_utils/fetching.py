@@ -7,7 +7,11 @@ import shutil
 from pathlib import Path
 from typing import Callable, Iterable
 
-from .download import DownloadError
+import numpy as np
+
+from .archives import check_zip, extract
+from .download import DownloadError, download_file
+from .errors import DataError
 from .folders import install_folder, scratch_folder
 from .provenance import PROVENANCE_FILE, read_provenance, write_provenance
 
@@ -48,3 +52,31 @@ def fetch_dataset(target: Path, names: Iterable[str], source: str, force: bool, 
                 raise
             print(f"{exc}\nFalling back to {fallback}.")
     return build(target, generate)
+
+
+def zip_download(dataset: str, urls: tuple[str, ...], names: list[str], check: Callable[[Path], object],
+                 progress: bool) -> Maker:
+    """A maker that downloads ``dataset``.zip, checks and extracts ``names`` and runs ``check`` on the folder."""
+    def make(scratch: Path) -> dict:
+        zip_path = scratch / f"{dataset}.zip"
+        url = download_file(urls, zip_path, validate=lambda path: check_zip(path, names), progress=progress)
+        extract(zip_path, names, scratch)
+        zip_path.unlink()
+        check(scratch)
+        return {"dataset": dataset, "source": "download", "url": url}
+
+    return make
+
+
+def load_npy_files(folder: Path, names: Iterable[str]) -> dict[str, np.ndarray]:
+    """Read ``names`` from ``folder``; ``DataError`` for a missing, corrupt or truncated file."""
+    arrays = {}
+    for name in names:
+        path = Path(folder) / name
+        try:
+            arrays[name] = np.load(path, allow_pickle=False)
+        except FileNotFoundError as exc:
+            raise DataError(f"{path} is missing") from exc
+        except (ValueError, OSError, EOFError) as exc:
+            raise DataError(f"{name} is corrupt or truncated ({exc})") from exc
+    return arrays

@@ -22,7 +22,6 @@ from typing import Iterator
 import numpy as np
 
 from . import fetching, jet_generation
-from .archives import check_zip, extract
 from .download import download_file
 from .errors import DataError
 from .provenance import read_provenance
@@ -109,28 +108,9 @@ def validate_short(arrays: dict[str, np.ndarray]) -> None:
 
 
 def read_short(folder: Path) -> dict[str, np.ndarray]:
-    arrays = {}
-    for name in short_file_names():
-        try:
-            arrays[name] = np.load(Path(folder) / name, allow_pickle=False)
-        except FileNotFoundError as exc:
-            raise DataError(f"{Path(folder) / name} is missing") from exc
-        except (ValueError, OSError, EOFError) as exc:
-            raise DataError(f"{name} is corrupt or truncated ({exc})") from exc
+    arrays = fetching.load_npy_files(folder, short_file_names())
     validate_short(arrays)
     return arrays
-
-
-def _download_short(urls: tuple[str, ...], progress: bool):
-    def make(scratch: Path) -> dict:
-        zip_path = scratch / f"{SHORT_FOLDER}.zip"
-        url = download_file(urls, zip_path, validate=lambda p: check_zip(p, short_file_names()), progress=progress)
-        extract(zip_path, short_file_names(), scratch)
-        zip_path.unlink()
-        read_short(scratch)
-        return {"dataset": SHORT_FOLDER, "source": "download", "url": url}
-
-    return make
 
 
 def _generate_short(data_dir: Path, scale: str, seed: int, workers: int | None, progress: bool):
@@ -153,7 +133,9 @@ def fetch_short(data_dir: Path, source: str = "auto", force: bool = False, scale
     target = Path(data_dir) / SHORT_FOLDER
     if fetching.is_complete(target, short_file_names()) and not force and _wrong_scale(target, scale):
         force = True  # an offline set of another scale: make the one asked for
-    return fetching.fetch_dataset(target, short_file_names(), source, force, download=_download_short(urls, progress),
+    return fetching.fetch_dataset(target, short_file_names(), source, force,
+                                  download=fetching.zip_download(SHORT_FOLDER, urls, short_file_names(), read_short,
+                                                                 progress),
                                   generate=_generate_short(Path(data_dir), scale, seed, workers, progress),
                                   fallback="generating jets with Pythia 8 + FastJet")
 

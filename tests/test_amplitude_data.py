@@ -16,6 +16,7 @@ from course_utils.errors import DataError
 from http_fixtures import serve
 
 FOLDER = amplitude_data.FOLDER
+FOLDER_ROOT = Path(__file__).resolve().parent.parent
 
 
 def listing(folder: Path) -> set[str]:
@@ -171,3 +172,25 @@ def test_get_data_cli(root, tmp_path):
     assert amplitude_data.is_complete(tmp_path / FOLDER)
     unknown = subprocess.run([sys.executable, str(script), "nope", str(tmp_path)], capture_output=True, text=True)
     assert unknown.returncode == 2 and "Unknown dataset" in unknown.stderr
+
+
+def test_get_data_cli_passes_scale_only_to_scaled_datasets(monkeypatch, tmp_path, capsys):
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("get_data", FOLDER_ROOT / "data" / "get_data.py")
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    seen = {}
+
+    def fake(number):
+        def fetch(data_dir, **options):
+            seen[number] = options
+            return {"source": "offline", "generator": "fake", "seed": 0}
+        return fetch
+
+    entries = tuple(e.__class__(**{**e.__dict__, "fetch": fake(e.number)}) for e in datasets.REGISTRY)
+    monkeypatch.setattr(datasets, "REGISTRY", entries)
+    assert module.main(["all", str(tmp_path), "--offline", "--scale", "ci"]) == 0
+    assert set(seen) == {1, 2, 3, 4}
+    assert seen[2]["scale"] == seen[3]["scale"] == "ci" and "scale" not in seen[1] and "scale" not in seen[4]
+    assert all(options["source"] == "offline" for options in seen.values())
