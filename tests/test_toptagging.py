@@ -171,3 +171,16 @@ def test_registry_and_cli_names():
     assert datasets.lookup("top tagging reference").number == 3
     with pytest.raises(ValueError, match="scale"):
         toptagging_data.fetch_short("unused", scale="huge")
+
+
+def test_jet_images_of_generated_jets_match_the_reference(short):
+    from course_utils.jet_images import constit_to_img
+    from jet_image_reference import constit_to_img_reference
+
+    x = short[0]["train"][0][:1000]
+    fast = constit_to_img(x)
+    assert np.max(np.abs(fast - constit_to_img_reference(x))) < 1e-6
+    y = short[0]["train"][1][:1000]
+    # top jets spread their pT over more of the image than QCD jets (three prongs)
+    occupied = (fast > 0.01).sum(axis=1)
+    assert occupied[y == 1].mean() > occupied[y == 0].mean()
