@@ -129,15 +129,9 @@ def fetch_short(data_dir: Path, source: str = "auto", force: bool = False, scale
                 seed: int = SHORT_SEED, urls: tuple[str, ...] = SHORT_URLS, workers: int | None = None,
                 progress: bool = True) -> dict:
     """Make ``data_dir/toptagging-short`` (dataset 2) and return its provenance record."""
-    _check_scale(scale)
-    target = Path(data_dir) / SHORT_FOLDER
-    if fetching.is_complete(target, short_file_names()) and not force and _wrong_scale(target, scale):
-        force = True  # an offline set of another scale: make the one asked for
-    return fetching.fetch_dataset(target, short_file_names(), source, force,
-                                  download=fetching.zip_download(SHORT_FOLDER, urls, short_file_names(), read_short,
-                                                                 progress),
-                                  generate=_generate_short(Path(data_dir), scale, seed, workers, progress),
-                                  fallback="generating jets with Pythia 8 + FastJet")
+    return _fetch_jets(Path(data_dir) / SHORT_FOLDER, short_file_names(), source, force, scale,
+                       download=fetching.zip_download(SHORT_FOLDER, urls, short_file_names(), read_short, progress),
+                       generate=_generate_short(Path(data_dir), scale, seed, workers, progress))
 
 
 def load_short(data_dir: Path) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], dict]:
@@ -247,22 +241,18 @@ def fetch_reference(data_dir: Path, source: str = "auto", force: bool = False, s
                     seed: int = REFERENCE_SEED, url_pattern: str = REFERENCE_URL, workers: int | None = None,
                     progress: bool = True) -> dict:
     """Make ``data_dir/top-tagging-reference`` (dataset 3) and return its provenance record."""
-    _check_scale(scale)
-    target = Path(data_dir) / REFERENCE_FOLDER
-    if fetching.is_complete(target, reference_file_names()) and not force and _wrong_scale(target, scale):
-        force = True
-    return fetching.fetch_dataset(target, reference_file_names(), source, force,
-                                  download=_download_reference(url_pattern, progress),
-                                  generate=_generate_reference(Path(data_dir), scale, seed, workers, progress),
-                                  fallback="generating jets with Pythia 8 + FastJet")
+    return _fetch_jets(Path(data_dir) / REFERENCE_FOLDER, reference_file_names(), source, force, scale,
+                       download=_download_reference(url_pattern, progress),
+                       generate=_generate_reference(Path(data_dir), scale, seed, workers, progress))
 
 
-def _check_scale(scale: str) -> None:
+def _fetch_jets(target: Path, names: list[str], source: str, force: bool, scale: str,
+                download: fetching.Maker, generate: fetching.Maker) -> dict:
+    """fetch_dataset for a jet dataset; an offline set made at another scale is remade."""
     if scale not in SCALES:
         raise ValueError(f"scale must be one of {tuple(SCALES)}, not {scale!r}")
-
-
-def _wrong_scale(folder: Path, scale: str) -> bool:
-    """An offline dataset made at another scale than the one asked for (downloads have no scale)."""
-    record = read_provenance(folder)
-    return record.get("source") == "offline" and record.get("scale") != scale
+    if fetching.is_complete(target, names) and not force:
+        record = read_provenance(target)
+        force = record.get("source") == "offline" and record.get("scale") != scale
+    return fetching.fetch_dataset(target, names, source, force, download=download, generate=generate,
+                                  fallback="generating jets with Pythia 8 + FastJet")

@@ -80,13 +80,14 @@ def synthetic_jets(n_jets: int, seed: int, max_constituents: int = 200) -> np.nd
     with rank, angular spread ~0.3, multiplicities from 1 to ``max_constituents``, sorted by pT,
     zero-padded. Jets 0 and 1 have one and two constituents; jet 2 sits at the phi = pi seam."""
     rng = np.random.default_rng(seed)
-    jets = np.zeros((n_jets, max_constituents, 4))
     counts = rng.integers(1, max_constituents + 1, size=n_jets)
     counts[:3] = [1, 2, 60]
-    for i, count in enumerate(counts):  # test-data construction only
-        axis_eta, axis_phi = rng.uniform(-2, 2), (np.pi if i == 2 else rng.uniform(-np.pi, np.pi))
-        pt = np.sort(rng.exponential(20.0, size=count) + 0.5)[::-1]
-        eta = axis_eta + rng.normal(0, 0.3, size=count)
-        phi = axis_phi + rng.normal(0, 0.3, size=count)
-        jets[i, :count] = np.stack([pt * np.cosh(eta), pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta)], -1)
+    axis_eta = rng.uniform(-2, 2, size=(n_jets, 1))
+    axis_phi = rng.uniform(-np.pi, np.pi, size=(n_jets, 1))
+    axis_phi[2] = np.pi
+    pt = -np.sort(-(rng.exponential(20.0, size=(n_jets, max_constituents)) + 0.5), axis=1)  # falling with rank
+    eta = axis_eta + rng.normal(0, 0.3, size=pt.shape)
+    phi = axis_phi + rng.normal(0, 0.3, size=pt.shape)
+    jets = np.stack([pt * np.cosh(eta), pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta)], axis=-1)
+    jets[np.arange(max_constituents)[None, :] >= counts[:, None]] = 0.0  # zero padding after the last one
     return jets

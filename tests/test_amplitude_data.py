@@ -1,6 +1,5 @@
 """Dataset 1 on disk: offline generation, the download path, corrupt files, the CLI."""
 import io
-import json
 import os
 import subprocess
 import sys

@@ -28,8 +28,7 @@ def test_closed_form_matches_six_feynman_diagrams():
 
 
 def test_feynman_reference_is_not_trivially_symmetric():
-    """Guard for the test above: the reference reacts to the kinematics (a wrong propagator
-    momentum would change it), so agreement is not an accident."""
+    """Guard for the test above: the reference is not a constant, it depends on the kinematic point."""
     p1, p2, photons = random_points(2, seed=12)
     a = summed_squared_amplitude(p1[0], p2[0], photons[0])
     b = summed_squared_amplitude(p1[1], p2[1], photons[1])

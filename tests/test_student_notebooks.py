@@ -2,7 +2,6 @@
 import re
 import shutil
 
-import nbformat
 import pytest
 import torch
 

@@ -8,15 +8,6 @@ from typing import Iterator
 import nbformat
 
 SOLUTION_REGION = re.compile(r"^[ \t]*### BEGIN SOLUTION[^\n]*\n(.*?)^[ \t]*### END SOLUTION[^\n]*\n?", re.S | re.M)
-HIDDEN_MARKERS = ("### BEGIN HIDDEN TESTS", "### END HIDDEN TESTS")
-SOLUTION_MARKERS = ("### BEGIN SOLUTION", "### END SOLUTION")
-
-
-def course_root() -> Path:
-    from ..paths import course_root as _course_root
-
-    return _course_root()
-
 
 def solution_path(root: Path, assignment: str) -> Path:
     return root / "solutions" / assignment / f"{assignment}.ipynb"
