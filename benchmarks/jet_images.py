@@ -1,6 +1,6 @@
 #!/usr/bin/env python3
 """Jet images: the per-jet recipe of the draft (tests/jet_image_reference.py) against the
-vectorised course_utils.jet_images.constit_to_img, on the same jets, in one run.
+vectorised course_utils.physics.jet_images.constit_to_img, on the same jets, in one run.
 
     python benchmarks/jet_images.py [--jets 3000] [--repeat 3]
 
@@ -19,7 +19,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "tests")]
 
-from course_utils.jet_images import constit_to_img  # noqa: E402
+from course_utils.physics.jet_images import constit_to_img  # noqa: E402
 from jet_image_reference import constit_to_img_reference, synthetic_jets  # noqa: E402
 
 

@@ -1,18 +1,18 @@
 """Shared helpers of the course "Bayesian deep learning for particle physics".
 
-Modules, each with one job:
+Laid out by layer; imports only ever point down this list:
 
-- ``paths``: where the course root and the data folder are.
-- ``runtime``: seeds, thread count and device, so notebook re-runs agree.
-- ``errors``: the exception every data problem is reported with.
-- ``provenance``: the ``SOURCE.json`` file that records which source made a dataset.
-- ``download``: fetch a file with the ``wget`` module into a temporary file, then move it.
-- ``lorentz``: four-vector kinematics (Minkowski products, pT, eta, phi, boosts).
-- ``phasespace``: RAMBO massless phase space.
-- ``amplitudes``: the closed-form squared matrix element of q qbar -> gamma gamma g.
-- ``amplitude_data``: dataset 1 (amplitude regression): download, offline generation, loading.
-- ``datasets``: the registry behind ``data/get_data.py``.
-- ``plotting``: ready-made figures (histograms with ratio panels, loss curves, pulls).
+- ``instructor``: the tooling behind the Makefile (generate, execute, autograde, summary).
+- ``notebook``: what notebooks use ready-made: ``runtime`` (seeds, threads, device), ``paths``
+  (course root, data folder), ``plotting`` (figures), ``metrics`` (the JSON a notebook reports).
+- ``datasets``: the four course datasets (one module each) and the ``registry`` behind
+  ``data/get_data.py``.
+- ``datafiles`` and ``physics``, side by side at the bottom and independent of each other:
+  data plumbing (downloads, class mirror, archives, IDX files, atomic installs, provenance,
+  ``DataError``) and physics (four-vectors, phase space, matrix elements, jets, jet images,
+  the Pythia 8 + FastJet jet generator).
+
+``tests/test_layout.py`` checks the direction of the imports.
 """
 
 __version__ = "0.1.0"

@@ -1,5 +1,5 @@
 #!/usr/bin/env python3
-"""Fetch the course datasets.
+"""Fetch the course registry.
 
     python data/get_data.py 1 data              # dataset 1 (amplitude regression) into data/
     python data/get_data.py amplitude data      # the same, by name
@@ -21,9 +21,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))  # run from a fresh clone without installing
 
-from course_utils import datasets  # noqa: E402
-from course_utils.errors import DataError  # noqa: E402
-from course_utils.provenance import describe  # noqa: E402
+from course_utils.datafiles.errors import DataError  # noqa: E402
+from course_utils.datafiles.provenance import describe  # noqa: E402
+from course_utils.datasets import registry  # noqa: E402
 
 
 def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
@@ -49,16 +49,16 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
 
 def main(argv: list[str] | None = None) -> int:
     args = parse_args(argv)
-    keys = [str(e.number) for e in datasets.REGISTRY] if args.dataset.lower() == "all" else [args.dataset]
+    keys = [str(e.number) for e in registry.REGISTRY] if args.dataset.lower() == "all" else [args.dataset]
     for key in keys:
         try:
-            entry = datasets.lookup(key)
+            entry = registry.lookup(key)
         except KeyError as exc:
             print(exc.args[0], file=sys.stderr)
             return 2
         print(f"Dataset {entry.number} ({entry.name!r}, used in {', '.join(entry.tutorials)}) -> {args.data_dir}")
         try:
-            record = datasets.fetch(key, Path(args.data_dir), scale=args.scale, source=args.source,
+            record = registry.fetch(key, Path(args.data_dir), scale=args.scale, source=args.source,
                                     force=args.force, progress=not args.quiet)
         except DataError as exc:
             print(f"error: {exc}", file=sys.stderr)

@@ -20,10 +20,10 @@ def root() -> Path:
 @pytest.fixture(scope="session")
 def offline_data_dir(tmp_path_factory) -> Path:
     """Dataset 1 generated offline, as CI makes it; notebooks are pointed here by COURSE_DATA_DIR."""
-    from course_utils import amplitude_data
+    from course_utils.datasets import amplitude_regression
 
     folder = tmp_path_factory.mktemp("data")
-    amplitude_data.fetch(folder, source="offline", progress=False)
+    amplitude_regression.fetch(folder, source="offline", progress=False)
     return folder
 
 

@@ -3,7 +3,7 @@
 The six Feynman diagrams are built from explicit 4x4 Dirac matrices (Dirac representation);
 spins are summed with the completeness relations sum u ubar = p1-slash, sum v vbar = p2-slash
 (massless), polarisations with sum eps_mu eps*_nu -> -g_mu nu (gauge invariance). Nothing
-here is shared with course_utils.amplitudes.
+here is shared with course_utils.physics.amplitudes.
 """
 from __future__ import annotations
 

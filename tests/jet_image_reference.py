@@ -3,7 +3,7 @@
 and normalisation. Only its bugs are fixed: pixel contents are summed (the draft overwrote
 them), padding is skipped, and the eigenvector sign is fixed.
 
-It is the reference the vectorised ``course_utils.jet_images.constit_to_img`` must reproduce,
+It is the reference the vectorised ``course_utils.physics.jet_images.constit_to_img`` must reproduce,
 and the baseline of ``benchmarks/jet_images.py``.
 """
 from __future__ import annotations

@@ -2,7 +2,8 @@
 import numpy as np
 import pytest
 
-from course_utils import amplitude_data, amplitudes, lorentz, phasespace
+from course_utils.datasets import amplitude_regression
+from course_utils.physics import amplitudes, lorentz, phasespace
 from feynman_reference import summed_squared_amplitude
 
 
@@ -36,7 +37,7 @@ def test_feynman_reference_is_not_trivially_symmetric():
 
 
 def test_photon_exchange_symmetry_and_lorentz_invariance():
-    momenta, amp = amplitude_data.generate_events(2000, seed=5)
+    momenta, amp = amplitude_regression.generate_events(2000, seed=5)
     swapped = momenta[:, [0, 1, 3, 2, 4]]
     np.testing.assert_allclose(amplitudes.qqbar_to_photons_gluon(swapped), amp, rtol=1e-12)
     rng = np.random.default_rng(6)
@@ -59,7 +60,7 @@ def test_couplings_and_averaging():
 
 @pytest.fixture(scope="module")
 def events():
-    return amplitude_data.generate_events(5000, seed=7)
+    return amplitude_regression.generate_events(5000, seed=7)
 
 
 def test_generated_events_conserve_momentum_and_have_no_incoming_pt(events):
@@ -74,7 +75,7 @@ def test_generated_events_conserve_momentum_and_have_no_incoming_pt(events):
 
 def test_generated_events_pass_cuts_and_are_ordered(events):
     momenta, amp = events
-    setup = amplitude_data.ColliderSetup()
+    setup = amplitude_regression.ColliderSetup()
     final = momenta[:, 2:]
     assert np.all(lorentz.pt(final) > setup.pt_min)
     assert np.all(np.abs(lorentz.eta(final)) < setup.eta_max)
@@ -93,9 +94,9 @@ def test_partonic_spectrum_falls(events):
 
 
 def test_generation_is_deterministic_by_seed():
-    a, amp_a = amplitude_data.generate_events(500, seed=3)
-    b, amp_b = amplitude_data.generate_events(500, seed=3)
-    c, _ = amplitude_data.generate_events(500, seed=4)
+    a, amp_a = amplitude_regression.generate_events(500, seed=3)
+    b, amp_b = amplitude_regression.generate_events(500, seed=3)
+    c, _ = amplitude_regression.generate_events(500, seed=4)
     np.testing.assert_array_equal(a, b)
     np.testing.assert_array_equal(amp_a, amp_b)
     assert not np.array_equal(a, c)

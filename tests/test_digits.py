@@ -5,9 +5,10 @@ import hashlib
 import numpy as np
 import pytest
 
-from course_utils import datasets, digits_data, idx
-from course_utils.download import DownloadError
-from course_utils.errors import DataError
+from course_utils.datafiles import idx
+from course_utils.datasets import digits, registry
+from course_utils.datafiles.download import DownloadError
+from course_utils.datafiles.errors import DataError
 from http_fixtures import serve
 
 
@@ -48,12 +49,12 @@ def test_broken_gzip_is_reported(tmp_path):
 @pytest.fixture(scope="module")
 def offline_digits(tmp_path_factory):
     folder = tmp_path_factory.mktemp("digits")
-    digits_data.fetch(folder, source="offline", progress=False)
+    digits.fetch(folder, source="offline", progress=False)
     return folder
 
 
 def test_offline_digits_structure(offline_digits):
-    data = digits_data.load(offline_digits)
+    data = digits.load(offline_digits)
     assert data.record["source"] == "offline" and "load_digits" in data.record["generator"]
     assert data.image_shape == (8, 8)
     assert len(data.x_train) + len(data.x_val) + len(data.x_test) == 1797
@@ -67,8 +68,8 @@ def test_offline_digits_structure(offline_digits):
 
 
 def test_offline_digits_are_deterministic(offline_digits, tmp_path):
-    digits_data.fetch(tmp_path, source="offline", progress=False)
-    for name in digits_data.MD5:
+    digits.fetch(tmp_path, source="offline", progress=False)
+    for name in digits.MD5:
         assert (tmp_path / "mnist" / name).read_bytes() == (offline_digits / "mnist" / name).read_bytes()
 
 
@@ -90,10 +91,10 @@ def test_mnist_download_path(tmp_path):
     files = fake_mnist()
     checksums = {name: md5(body) for name, body in files.items()}
     with serve({f"/b/{name}": body for name, body in files.items()}) as base:
-        record = digits_data.fetch(tmp_path, source="download", mirrors=(f"{base}/a/", f"{base}/b/"),
+        record = digits.fetch(tmp_path, source="download", mirrors=(f"{base}/a/", f"{base}/b/"),
                                    checksums=checksums, progress=False)
     assert record["source"] == "download" and record["url"] == [f"{base}/b/"]
-    data = digits_data.load(tmp_path)
+    data = digits.load(tmp_path)
     assert data.image_shape == (28, 28) and len(data.x_train) == 50 and len(data.x_val) == 10 and len(data.x_test) == 12
     assert data.name.startswith("MNIST")
 
@@ -107,13 +108,13 @@ def test_mnist_bad_download_leaves_nothing(tmp_path, problem):
     truncate = {"/t10k-images-idx3-ubyte.gz"} if problem == "truncated" else set()
     with serve({f"/{name}": body for name, body in files.items()}, truncate=truncate) as base:
         with pytest.raises(DownloadError, match="MD5|truncated"):
-            digits_data.fetch(tmp_path, source="download", mirrors=(f"{base}/",), checksums=checksums, progress=False)
+            digits.fetch(tmp_path, source="download", mirrors=(f"{base}/",), checksums=checksums, progress=False)
     assert list(tmp_path.iterdir()) == []
 
 
 def test_real_checksums_are_the_published_ones():
-    assert digits_data.MD5["train-images-idx3-ubyte.gz"] == "f68b3c2dcbeaaa9fbdd348bbdeb94873"
-    assert len(set(digits_data.MD5.values())) == 4
+    assert digits.MD5["train-images-idx3-ubyte.gz"] == "f68b3c2dcbeaaa9fbdd348bbdeb94873"
+    assert len(set(digits.MD5.values())) == 4
 
 
 def test_damaged_digits_file_is_reported(offline_digits, tmp_path):
@@ -123,9 +124,9 @@ def test_damaged_digits_file_is_reported(offline_digits, tmp_path):
     path = tmp_path / "mnist" / "train-labels-idx1-ubyte.gz"
     path.write_bytes(path.read_bytes()[:-8])
     with pytest.raises(DataError, match="--force"):
-        digits_data.load(tmp_path)
+        digits.load(tmp_path)
 
 
 def test_registry_knows_the_digits():
-    assert datasets.lookup("digits").fetch is digits_data.fetch
-    assert datasets.lookup("mnist").fetch is digits_data.fetch
+    assert registry.lookup("digits").fetch is digits.fetch
+    assert registry.lookup("mnist").fetch is digits.fetch

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from course_utils import jet_images, jets, lorentz
+from course_utils.physics import jet_images, jets, lorentz
 from jet_image_reference import constit_to_img_reference, synthetic_jets
 
 
@@ -23,7 +23,7 @@ def test_kinematics_on_a_hand_computed_jet():
 
 def test_mass_of_a_boosted_massive_system():
     rng = np.random.default_rng(0)
-    from course_utils import phasespace
+    from course_utils.physics import phasespace
 
     daughters = phasespace.rambo(np.full(100, 173.0), 3, rng)  # a 'top' at rest decaying to 3 partons
     boosted = lorentz.boost(daughters, np.array([0.0, 0.95, 0.2]))

@@ -2,7 +2,7 @@
 import numpy as np
 import pytest
 
-from course_utils import lorentz, phasespace
+from course_utils.physics import lorentz, phasespace
 
 
 def test_pt_eta_phi_hand_values():

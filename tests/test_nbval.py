@@ -25,7 +25,7 @@ def test_solution_reproduces_its_stored_outputs(root, notebook_env, assignment):
 def test_nbval_fails_when_a_stored_output_changes(root, notebook_env, tmp_path):
     """The check above can fail: the first cells of a solution, with one stored number altered."""
     solution = notebooks.read(notebooks.solution_path(root, ASSIGNMENTS[0]))
-    data_cell = next(i for i, c in enumerate(solution.cells) if "amplitude_data.load" in c.source)
+    data_cell = next(i for i, c in enumerate(solution.cells) if "amplitude_regression.load" in c.source)
     solution.cells = solution.cells[: data_cell + 1]
     intact = tmp_path / "intact.ipynb"
     notebooks.write(solution, intact)

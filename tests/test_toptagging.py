@@ -6,26 +6,27 @@ import numpy as np
 import pandas as pd
 import pytest
 
-from course_utils import datasets, jet_generation, jets, toptagging_data
-from course_utils.download import DownloadError
-from course_utils.errors import DataError
+from course_utils.datasets import registry, toptagging
+from course_utils.physics import jet_generation, jets
+from course_utils.datafiles.download import DownloadError
+from course_utils.datafiles.errors import DataError
 from http_fixtures import serve
 
-CI = toptagging_data.SCALES["ci"]
+CI = toptagging.SCALES["ci"]
 
 
 @pytest.fixture(scope="module")
 def jet_data(tmp_path_factory):
     """Both datasets at CI scale, generated offline (about 30 s on two cores)."""
     folder = tmp_path_factory.mktemp("jets")
-    toptagging_data.fetch_short(folder, source="offline", scale="ci", progress=False)
-    toptagging_data.fetch_reference(folder, source="offline", scale="ci", progress=False)
+    toptagging.fetch_short(folder, source="offline", scale="ci", progress=False)
+    toptagging.fetch_reference(folder, source="offline", scale="ci", progress=False)
     return folder
 
 
 @pytest.fixture(scope="module")
 def short(jet_data):
-    return toptagging_data.load_short(jet_data)
+    return toptagging.load_short(jet_data)
 
 
 def test_short_layout_and_balance(short):
@@ -75,7 +76,7 @@ def test_generation_is_deterministic_by_seed():
 
 
 def test_top_truth_is_the_matched_top(jet_data):
-    x, y = toptagging_data.read_reference(jet_data / "top-tagging-reference" / "train.h5")
+    x, y = toptagging.read_reference(jet_data / "top-tagging-reference" / "train.h5")
     frame = pd.read_hdf(jet_data / "top-tagging-reference" / "train.h5", key="table")
     truth = frame[["truthE", "truthPX", "truthPY", "truthPZ"]].to_numpy(np.float64)
     top_mass = np.sqrt(np.maximum(truth[:, 0] ** 2 - (truth[:, 1:] ** 2).sum(axis=1), 0))
@@ -85,19 +86,19 @@ def test_top_truth_is_the_matched_top(jet_data):
 
 def test_reference_files_have_the_exact_format(jet_data):
     folder = jet_data / "top-tagging-reference"
-    for split, ttv in toptagging_data.REFERENCE_TTV.items():
+    for split, ttv in toptagging.REFERENCE_TTV.items():
         frame = pd.read_hdf(folder / f"{split}.h5", key="table", start=0, stop=5)
-        assert list(frame.columns) == toptagging_data.reference_columns()
+        assert list(frame.columns) == toptagging.reference_columns()
         assert len(frame.columns) == 806 and frame.columns[0] == "E_0" and frame.columns[799] == "PZ_199"
         assert set(frame["ttv"]) == {ttv}
-        assert toptagging_data.reference_length(folder / f"{split}.h5") == CI["reference"][split]
-    x, y = toptagging_data.read_reference(folder / "val.h5")
+        assert toptagging.reference_length(folder / f"{split}.h5") == CI["reference"][split]
+    x, y = toptagging.read_reference(folder / "val.h5")
     assert x.shape == (CI["reference"]["val"], 200, 4) and y.sum() == len(y) // 2
 
 
 def test_reference_is_read_in_chunks_and_never_past_stop(jet_data, monkeypatch):
     path = jet_data / "top-tagging-reference" / "train.h5"
-    whole, labels = toptagging_data.read_reference(path)
+    whole, labels = toptagging.read_reference(path)
     calls = []
     original = pd.read_hdf
 
@@ -106,11 +107,11 @@ def test_reference_is_read_in_chunks_and_never_past_stop(jet_data, monkeypatch):
         return original(*args, **kwargs)
 
     monkeypatch.setattr(pd, "read_hdf", spy)
-    part, part_labels = toptagging_data.read_reference(path, start=100, stop=1050, chunk_size=300)
+    part, part_labels = toptagging.read_reference(path, start=100, stop=1050, chunk_size=300)
     np.testing.assert_array_equal(part, whole[100:1050])
     np.testing.assert_array_equal(part_labels, labels[100:1050])
     assert calls == [(100, 400), (400, 700), (700, 1000), (1000, 1050)]
-    assert len(toptagging_data.read_reference(path, start=0, stop=0)[0]) == 0
+    assert len(toptagging.read_reference(path, start=0, stop=0)[0]) == 0
 
 
 def test_corrupt_files_are_reported(jet_data, tmp_path):
@@ -120,61 +121,61 @@ def test_corrupt_files_are_reported(jet_data, tmp_path):
     victim = tmp_path / "toptagging-short" / "x_val_short.npy"
     victim.write_bytes(victim.read_bytes()[:50_000])
     with pytest.raises(DataError, match="--force"):
-        toptagging_data.load_short(tmp_path)
+        toptagging.load_short(tmp_path)
     broken = tmp_path / "broken.h5"
     broken.write_bytes((jet_data / "top-tagging-reference" / "test.h5").read_bytes()[:4000])
     with pytest.raises(DataError, match="broken.h5"):
-        toptagging_data.read_reference(broken)
+        toptagging.read_reference(broken)
 
 
 def test_short_download_path(jet_data, tmp_path):
     buffer = io.BytesIO()
     with zipfile.ZipFile(buffer, "w") as archive:
-        for name in toptagging_data.short_file_names():
+        for name in toptagging.short_file_names():
             archive.write(jet_data / "toptagging-short" / name, f"toptagging-short/{name}")
     good, bad = buffer.getvalue(), buffer.getvalue()[:-2000]
     with serve({"/good.zip": good, "/bad.zip": bad}) as base:
-        record = toptagging_data.fetch_short(tmp_path / "a", source="download", urls=(f"{base}/good.zip",), progress=False)
+        record = toptagging.fetch_short(tmp_path / "a", source="download", urls=(f"{base}/good.zip",), progress=False)
         assert record["source"] == "download"
-        splits, _ = toptagging_data.load_short(tmp_path / "a")
+        splits, _ = toptagging.load_short(tmp_path / "a")
         assert splits["train"][0].shape == (CI["short"]["train"], 200, 4)
         (tmp_path / "b").mkdir()
         with pytest.raises(DownloadError):
-            toptagging_data.fetch_short(tmp_path / "b", source="download", urls=(f"{base}/bad.zip",), progress=False)
+            toptagging.fetch_short(tmp_path / "b", source="download", urls=(f"{base}/bad.zip",), progress=False)
     assert list((tmp_path / "b").iterdir()) == []
 
 
 def test_reference_download_path(jet_data, tmp_path):
     files = {f"/records/2603256/files/{s}.h5": (jet_data / "top-tagging-reference" / f"{s}.h5").read_bytes()
-             for s in toptagging_data.SPLITS}
+             for s in toptagging.SPLITS}
     with serve(files, truncate={"/records/2603256/files/val.h5"}) as base:
         pattern = base + "/records/2603256/files/{split}.h5"
         (tmp_path / "data").mkdir()
         with pytest.raises(DownloadError, match="val.h5"):
-            toptagging_data.fetch_reference(tmp_path / "data", source="download", url_pattern=pattern, progress=False)
+            toptagging.fetch_reference(tmp_path / "data", source="download", url_pattern=pattern, progress=False)
         assert list((tmp_path / "data").iterdir()) == [], "nothing half-written"
     with serve(files) as base:
         pattern = base + "/records/2603256/files/{split}.h5"
-        record = toptagging_data.fetch_reference(tmp_path / "data", source="download", url_pattern=pattern, progress=False)
+        record = toptagging.fetch_reference(tmp_path / "data", source="download", url_pattern=pattern, progress=False)
     assert record["source"] == "download" and len(record["url"]) == 3
-    assert toptagging_data.reference_length(tmp_path / "data" / "top-tagging-reference" / "test.h5") == CI["reference"]["test"]
+    assert toptagging.reference_length(tmp_path / "data" / "top-tagging-reference" / "test.h5") == CI["reference"]["test"]
 
 
 def test_cached_jets_are_reused(jet_data, monkeypatch):
     assert any((jet_data / ".jet-cache").rglob("*.npz"))
     monkeypatch.setattr(jet_generation, "generate_task", lambda *a, **k: pytest.fail("the cache must be used"))
-    toptagging_data.fetch_short(jet_data, source="offline", scale="ci", force=True, workers=1, progress=False)
+    toptagging.fetch_short(jet_data, source="offline", scale="ci", force=True, workers=1, progress=False)
 
 
 def test_registry_and_cli_names():
-    assert datasets.lookup("2").fetch is toptagging_data.fetch_short
-    assert datasets.lookup("top tagging reference").number == 3
+    assert registry.lookup("2").fetch is toptagging.fetch_short
+    assert registry.lookup("top tagging reference").number == 3
     with pytest.raises(ValueError, match="scale"):
-        toptagging_data.fetch_short("unused", scale="huge")
+        toptagging.fetch_short("unused", scale="huge")
 
 
 def test_jet_images_of_generated_jets_match_the_reference(short):
-    from course_utils.jet_images import constit_to_img
+    from course_utils.physics.jet_images import constit_to_img
     from jet_image_reference import constit_to_img_reference
 
     x = short[0]["train"][0][:1000]

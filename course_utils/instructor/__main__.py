@@ -11,7 +11,7 @@ from __future__ import annotations
 import argparse
 import sys
 
-from ..paths import course_root
+from ..notebook.paths import course_root
 
 
 def main(argv: list[str] | None = None) -> int:

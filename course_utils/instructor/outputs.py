@@ -13,10 +13,10 @@ from . import notebooks
 
 def offline_data(root: Path) -> Path:
     """Offline datasets in ``build/offline-data`` (made once)."""
-    from .. import amplitude_data
+    from ..datasets import amplitude_regression
 
     folder = Path(root) / "build" / "offline-data"
-    amplitude_data.fetch(folder, source="offline", progress=False)
+    amplitude_regression.fetch(folder, source="offline", progress=False)
     return folder
 
 

@@ -21,10 +21,11 @@ from typing import Iterator
 
 import numpy as np
 
-from . import fetching, jet_generation
-from .download import download_file
-from .errors import DataError
-from .provenance import read_provenance
+from ..datafiles import fetching
+from ..physics import jet_generation
+from ..datafiles.download import download_file
+from ..datafiles.errors import DataError
+from ..datafiles.provenance import read_provenance
 
 SHORT_FOLDER = "toptagging-short"
 SHORT_URLS = (
@@ -81,7 +82,7 @@ def _offline_record(folder: str, scale: str, seed: int, sizes: dict[str, int]) -
     return {
         "dataset": folder, "source": "offline", "scale": scale, "seed": seed, "sizes": sizes,
         "generator": f"Pythia {jet_generation.PYTHIA_VERSION} + FastJet anti-kT R={setup.jet_radius} "
-                     "(course_utils.jet_generation), particle level",
+                     "(course_utils.physics.jet_generation), particle level",
         "process": "pp -> t tbar (hadronic W) vs QCD dijets, 14 TeV, no MPI, no pile-up",
         "version": jet_generation.GENERATOR_VERSION,
     }

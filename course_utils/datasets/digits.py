@@ -13,11 +13,11 @@ from pathlib import Path
 
 import numpy as np
 
-from . import fetching
-from .download import download_file
-from .errors import DataError
-from .idx import read_idx, write_idx
-from .provenance import read_provenance
+from ..datafiles import fetching
+from ..datafiles.download import download_file
+from ..datafiles.errors import DataError
+from ..datafiles.idx import read_idx, write_idx
+from ..datafiles.provenance import read_provenance
 
 FOLDER = "mnist"
 MIRRORS = (
@@ -109,7 +109,7 @@ def is_complete(folder: Path) -> bool:
 
 def fetch(data_dir: Path, source: str = "auto", force: bool = False, mirrors: tuple[str, ...] = MIRRORS,
           progress: bool = True, checksums: dict[str, str] = MD5) -> dict:
-    """Make ``data_dir/mnist``; ``source`` is "auto", "download" or "offline" (see amplitude_data.fetch)."""
+    """Make ``data_dir/mnist``; ``source`` is "auto", "download" or "offline" (see amplitude_regression.fetch)."""
     return fetching.fetch_dataset(Path(data_dir) / FOLDER, checksums, source, force,
                                   download=_download(mirrors, checksums, progress), generate=_from_sklearn,
                                   fallback="scikit-learn's bundled digits")

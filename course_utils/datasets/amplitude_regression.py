@@ -14,9 +14,10 @@ from pathlib import Path
 
 import numpy as np
 
-from . import amplitudes, fetching, lorentz, phasespace
-from .errors import DataError
-from .provenance import read_provenance
+from ..datafiles import fetching
+from ..physics import amplitudes, lorentz, phasespace
+from ..datafiles.errors import DataError
+from ..datafiles.provenance import read_provenance
 
 FOLDER = "tutorial-2-data"
 URLS = (
@@ -141,7 +142,7 @@ def _generate(seed: int, progress: bool):
         return {
             "dataset": FOLDER,
             "source": "offline",
-            "generator": "course_utils.amplitude_data (RAMBO + closed-form tree-level |M|^2)",
+            "generator": "course_utils.datasets.amplitude_regression (RAMBO + closed-form tree-level |M|^2)",
             "process": "q qbar -> gamma gamma g (u quark, tree level); real data: g g -> gamma gamma g (one loop)",
             "seed": seed,
             "version": GENERATOR_VERSION,

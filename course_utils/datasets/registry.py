@@ -5,7 +5,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Callable
 
-from . import amplitude_data, digits_data, toptagging_data
+from . import amplitude_regression, digits, toptagging
 
 
 @dataclass(frozen=True)
@@ -24,14 +24,14 @@ REGISTRY: tuple[DatasetEntry, ...] = (
         name="amplitude regression",
         aliases=("amplitude", "amplitudes", "amplitude_regression", "amplitude-regression", "tutorial-2-data"),
         tutorials=("01_amplitude_regression",),
-        fetch=amplitude_data.fetch,
+        fetch=amplitude_regression.fetch,
     ),
     DatasetEntry(
         number=2,
         name="top tagging short",
         aliases=("toptagging-short", "toptagging", "top-tagging-short", "jets"),
         tutorials=("03_jet_bayesian_cnn",),
-        fetch=toptagging_data.fetch_short,
+        fetch=toptagging.fetch_short,
         scaled=True,
     ),
     DatasetEntry(
@@ -39,7 +39,7 @@ REGISTRY: tuple[DatasetEntry, ...] = (
         name="top tagging reference",
         aliases=("top-tagging-reference", "reference", "toptagging-reference", "zenodo"),
         tutorials=("04_top_tagging_deepsets",),
-        fetch=toptagging_data.fetch_reference,
+        fetch=toptagging.fetch_reference,
         scaled=True,
     ),
     DatasetEntry(
@@ -47,7 +47,7 @@ REGISTRY: tuple[DatasetEntry, ...] = (
         name="digits",
         aliases=("mnist", "handwritten digits"),
         tutorials=("02_mnist_bayes_by_backprop",),
-        fetch=digits_data.fetch,
+        fetch=digits.fetch,
     ),
 )
 
