@@ -133,7 +133,7 @@ def test_auto_source_falls_back_to_offline(tmp_path, capsys):
     with serve({}) as base:
         record = amplitude_regression.fetch(tmp_path, source="auto", urls=(f"{base}/missing.zip",), progress=False)
     assert record["source"] == "offline"
-    assert "Falling back to the offline generator" in capsys.readouterr().out
+    assert "falling back to the offline generator" in capsys.readouterr().out
 
 
 def test_download_file_checks_md5_and_keeps_cwd_clean(tmp_path, monkeypatch):

@@ -13,6 +13,7 @@ from .archives import check_zip, extract
 from .download import DownloadError, download_file
 from .errors import DataError
 from .folders import install_folder, scratch_folder
+from .mirror import candidate_urls
 from .provenance import PROVENANCE_FILE, read_provenance, write_provenance
 
 SOURCES = ("auto", "download", "offline")
@@ -47,19 +48,20 @@ def fetch_dataset(target: Path, names: Iterable[str], source: str, force: bool, 
     if source in ("auto", "download"):
         try:
             return build(target, download)
-        except DownloadError as exc:
+        except DownloadError as exc:  # network or content problems only: local failures and bugs propagate
             if source == "download":
                 raise
-            print(f"{exc}\nFalling back to {fallback}.")
+            print(f"{exc}\nNo download worked: falling back to {fallback} (offline stand-in).")
     return build(target, generate)
 
 
 def zip_download(dataset: str, urls: tuple[str, ...], names: list[str], check: Callable[[Path], object],
-                 progress: bool) -> Maker:
-    """A maker that downloads ``dataset``.zip, checks and extracts ``names`` and runs ``check`` on the folder."""
+                 progress: bool, mirror: str | None = None) -> Maker:
+    """A maker that downloads ``dataset``.zip (from a class ``mirror`` first, then ``urls``), checks and
+    extracts ``names`` and runs ``check`` on the folder."""
     def make(scratch: Path) -> dict:
         zip_path = scratch / f"{dataset}.zip"
-        url = download_file(urls, zip_path, validate=lambda path: check_zip(path, names), progress=progress)
+        url = download_file(candidate_urls(zip_path.name, urls, mirror), zip_path, validate=lambda path: check_zip(path, names), progress=progress)
         extract(zip_path, names, scratch)
         zip_path.unlink()
         check(scratch)

@@ -41,5 +41,6 @@ def read_provenance(folder: Path) -> dict[str, Any]:
 def describe(record: dict[str, Any]) -> str:
     """One line for a notebook: which source made the data."""
     if record.get("source") == "download":
-        return f"downloaded from {record.get('url')}"
+        url = record.get("url")
+        return "downloaded from " + (", ".join(url) if isinstance(url, list) else str(url))
     return f"generated offline: {record.get('generator', record.get('process', '?'))} (seed {record.get('seed')})"

@@ -24,6 +24,7 @@ URLS = (
     "https://www.thphys.uni-heidelberg.de/~plehn/data/tutorial-2-data.zip",
     "https://www.thphys.uni-heidelberg.de/~plehn/pics/tutorial-2-data.zip",
 )
+MIRROR_FILES = (f"{FOLDER}.zip",)  # where a class mirror serves the zip
 SPLITS = ("trn", "val", "tst")
 EVENTS_PER_SPLIT = 30_000
 N_PARTICLES = 5
@@ -125,8 +126,8 @@ def read_folder(folder: Path, events_per_split: int = EVENTS_PER_SPLIT) -> dict[
     return arrays
 
 
-def _download(urls: tuple[str, ...], progress: bool) -> fetching.Maker:
-    return fetching.zip_download(FOLDER, urls, file_names(), read_folder, progress)
+def _download(urls: tuple[str, ...], progress: bool, mirror: str | None) -> fetching.Maker:
+    return fetching.zip_download(FOLDER, urls, file_names(), read_folder, progress, mirror)
 
 
 def _generate(seed: int, progress: bool):
@@ -165,14 +166,16 @@ def fetch(
     seed: int = DEFAULT_SEED,
     urls: tuple[str, ...] = URLS,
     progress: bool = True,
+    mirror: str | None = None,
 ) -> dict:
     """Make ``data_dir/tutorial-2-data`` and return its provenance record.
 
     ``source``: "download" (real data, fail if impossible), "offline" (generate the
-    stand-in) or "auto" (download, and generate if the download fails).
+    stand-in) or "auto" (download, and generate if the download fails). A class ``mirror``
+    (default: ``$COURSE_DATA_MIRROR``) is tried before ``urls``.
     """
     return fetching.fetch_dataset(Path(data_dir) / FOLDER, file_names(), source, force,
-                                  download=_download(urls, progress), generate=_generate(seed, progress))
+                                  download=_download(urls, progress, mirror), generate=_generate(seed, progress))
 
 
 def load(data_dir: Path) -> tuple[dict[str, np.ndarray], dict]:

@@ -17,6 +17,7 @@ from ..datafiles import fetching
 from ..datafiles.download import download_file
 from ..datafiles.errors import DataError
 from ..datafiles.idx import read_idx, write_idx
+from ..datafiles.mirror import candidate_urls
 from ..datafiles.provenance import read_provenance
 
 FOLDER = "mnist"
@@ -30,6 +31,7 @@ MD5 = {
     "t10k-images-idx3-ubyte.gz": "9fb629c4189551a2d022fa330f9573f3",
     "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
 }
+MIRROR_FILES = tuple(f"{FOLDER}/{name}" for name in MD5)  # where a class mirror serves them
 OFFLINE_TEST_SIZE = 360
 OFFLINE_SEED = 2015  # Blundell et al. 2015
 VALIDATION_FRACTION = 1 / 6  # MNIST: 50 000 train / 10 000 validation
@@ -76,10 +78,11 @@ def _validate_file(path: Path) -> None:
         raise DataError(f"{path.name}: expected {expected_dims} dimensions, found {array.ndim}")
 
 
-def _download(mirrors: tuple[str, ...], checksums: dict[str, str], progress: bool):
+def _download(mirrors: tuple[str, ...], checksums: dict[str, str], progress: bool, class_mirror: str | None):
     def make(scratch: Path) -> dict:
-        used = [download_file([m + name for m in mirrors], scratch / name, md5=md5, validate=_validate_file,
-                              progress=progress) for name, md5 in checksums.items()]
+        used = [download_file(candidate_urls(f"{FOLDER}/{name}", [m + name for m in mirrors], class_mirror),
+                              scratch / name, md5=md5, validate=_validate_file, progress=progress)
+                for name, md5 in checksums.items()]
         return {"dataset": FOLDER, "source": "download", "url": sorted({u.rsplit("/", 1)[0] + "/" for u in used}),
                 "md5": checksums}
 
@@ -108,10 +111,11 @@ def is_complete(folder: Path) -> bool:
 
 
 def fetch(data_dir: Path, source: str = "auto", force: bool = False, mirrors: tuple[str, ...] = MIRRORS,
-          progress: bool = True, checksums: dict[str, str] = MD5) -> dict:
-    """Make ``data_dir/mnist``; ``source`` is "auto", "download" or "offline" (see amplitude_regression.fetch)."""
+          progress: bool = True, checksums: dict[str, str] = MD5, mirror: str | None = None) -> dict:
+    """Make ``data_dir/mnist``; ``source`` is "auto", "download" or "offline", ``mirror`` a class mirror
+    tried before the public ones (see amplitude_regression.fetch)."""
     return fetching.fetch_dataset(Path(data_dir) / FOLDER, checksums, source, force,
-                                  download=_download(mirrors, checksums, progress), generate=_from_sklearn,
+                                  download=_download(mirrors, checksums, progress, mirror), generate=_from_sklearn,
                                   fallback="scikit-learn's bundled digits")
 
 

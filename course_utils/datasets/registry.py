@@ -15,6 +15,7 @@ class DatasetEntry:
     aliases: tuple[str, ...]
     tutorials: tuple[str, ...]
     fetch: Callable[..., dict]
+    mirror_files: tuple[str, ...]  # paths below a class mirror's base URL
     scaled: bool = False  # the offline stand-in comes in a CI and a full scale
 
 
@@ -25,6 +26,7 @@ REGISTRY: tuple[DatasetEntry, ...] = (
         aliases=("amplitude", "amplitudes", "amplitude_regression", "amplitude-regression", "tutorial-2-data"),
         tutorials=("01_amplitude_regression",),
         fetch=amplitude_regression.fetch,
+        mirror_files=amplitude_regression.MIRROR_FILES,
     ),
     DatasetEntry(
         number=2,
@@ -32,6 +34,7 @@ REGISTRY: tuple[DatasetEntry, ...] = (
         aliases=("toptagging-short", "toptagging", "top-tagging-short", "jets"),
         tutorials=("03_jet_bayesian_cnn",),
         fetch=toptagging.fetch_short,
+        mirror_files=toptagging.SHORT_MIRROR_FILES,
         scaled=True,
     ),
     DatasetEntry(
@@ -40,6 +43,7 @@ REGISTRY: tuple[DatasetEntry, ...] = (
         aliases=("top-tagging-reference", "reference", "toptagging-reference", "zenodo"),
         tutorials=("04_top_tagging_deepsets",),
         fetch=toptagging.fetch_reference,
+        mirror_files=toptagging.REFERENCE_MIRROR_FILES,
         scaled=True,
     ),
     DatasetEntry(
@@ -48,6 +52,7 @@ REGISTRY: tuple[DatasetEntry, ...] = (
         aliases=("mnist", "handwritten digits"),
         tutorials=("02_mnist_bayes_by_backprop",),
         fetch=digits.fetch,
+        mirror_files=digits.MIRROR_FILES,
     ),
 )
 

@@ -25,6 +25,7 @@ from ..datafiles import fetching
 from ..physics import jet_generation
 from ..datafiles.download import download_file
 from ..datafiles.errors import DataError
+from ..datafiles.mirror import candidate_urls
 from ..datafiles.provenance import read_provenance
 
 SHORT_FOLDER = "toptagging-short"
@@ -35,6 +36,9 @@ SHORT_URLS = (
 REFERENCE_FOLDER = "top-tagging-reference"
 REFERENCE_URL = "https://zenodo.org/records/2603256/files/{split}.h5"
 SPLITS = ("train", "val", "test")
+# where a class mirror serves the files
+SHORT_MIRROR_FILES = (f"{SHORT_FOLDER}.zip",)
+REFERENCE_MIRROR_FILES = tuple(f"{REFERENCE_FOLDER}/{split}.h5" for split in SPLITS)
 N_CONSTITUENTS = 200
 REFERENCE_TTV = {"train": 0, "test": 1, "val": 2}  # the reference dataset's split labels
 SCALES = {
@@ -128,10 +132,11 @@ def _generate_short(data_dir: Path, scale: str, seed: int, workers: int | None, 
 
 def fetch_short(data_dir: Path, source: str = "auto", force: bool = False, scale: str = "full",
                 seed: int = SHORT_SEED, urls: tuple[str, ...] = SHORT_URLS, workers: int | None = None,
-                progress: bool = True) -> dict:
-    """Make ``data_dir/toptagging-short`` (dataset 2) and return its provenance record."""
+                progress: bool = True, mirror: str | None = None) -> dict:
+    """Make ``data_dir/toptagging-short`` (dataset 2) and return its provenance record; a class ``mirror``
+    (default: ``$COURSE_DATA_MIRROR``) is tried before ``urls``."""
     return _fetch_jets(Path(data_dir) / SHORT_FOLDER, short_file_names(), source, force, scale,
-                       download=fetching.zip_download(SHORT_FOLDER, urls, short_file_names(), read_short, progress),
+                       download=fetching.zip_download(SHORT_FOLDER, urls, short_file_names(), read_short, progress, mirror),
                        generate=_generate_short(Path(data_dir), scale, seed, workers, progress))
 
 
@@ -216,12 +221,12 @@ def _check_reference_file(path: Path) -> None:
         raise DataError(f"{path.name}: no jets or labels other than 0/1")
 
 
-def _download_reference(url_pattern: str, progress: bool):
+def _download_reference(url_pattern: str, progress: bool, mirror: str | None):
     def make(scratch: Path) -> dict:
-        urls = {split: url_pattern.format(split=split) for split in SPLITS}
-        for split, url in urls.items():
-            download_file([url], scratch / f"{split}.h5", validate=_check_reference_file, timeout=300, progress=progress)
-        return {"dataset": REFERENCE_FOLDER, "source": "download", "url": list(urls.values())}
+        used = [download_file(candidate_urls(f"{REFERENCE_FOLDER}/{split}.h5", [url_pattern.format(split=split)], mirror),
+                              scratch / f"{split}.h5", validate=_check_reference_file, timeout=300, progress=progress)
+                for split in SPLITS]
+        return {"dataset": REFERENCE_FOLDER, "source": "download", "url": used}
 
     return make
 
@@ -240,10 +245,11 @@ def _generate_reference(data_dir: Path, scale: str, seed: int, workers: int | No
 
 def fetch_reference(data_dir: Path, source: str = "auto", force: bool = False, scale: str = "full",
                     seed: int = REFERENCE_SEED, url_pattern: str = REFERENCE_URL, workers: int | None = None,
-                    progress: bool = True) -> dict:
-    """Make ``data_dir/top-tagging-reference`` (dataset 3) and return its provenance record."""
+                    progress: bool = True, mirror: str | None = None) -> dict:
+    """Make ``data_dir/top-tagging-reference`` (dataset 3) and return its provenance record; a class
+    ``mirror`` (default: ``$COURSE_DATA_MIRROR``) is tried before Zenodo."""
     return _fetch_jets(Path(data_dir) / REFERENCE_FOLDER, reference_file_names(), source, force, scale,
-                       download=_download_reference(url_pattern, progress),
+                       download=_download_reference(url_pattern, progress, mirror),
                        generate=_generate_reference(Path(data_dir), scale, seed, workers, progress))
 
 
