@@ -18,7 +18,9 @@ c.CourseDirectory.autograded_directory = "grading/autograded"
 c.CourseDirectory.feedback_directory = "grading/feedback"
 c.CourseDirectory.db_url = "sqlite:///grading/gradebook.db"
 # Data live in data/ at the course root, never inside an assignment folder.
-c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "*.npy", "*.zip"]
+# expected_metrics.json holds the ranges the tests check a solution's results against: not for students.
+c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "*.npy", "*.zip",
+                            "expected_metrics.json"]
 
 # Per-cell time limits. A cell may carry its own limit as ``metadata.timeout`` (seconds):
 # training cells do, test cells use the default. A cell that runs past its limit is

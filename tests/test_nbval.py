@@ -1,10 +1,21 @@
-"""nbval re-runs the solution notebooks and compares every stored output (CI scale)."""
+"""nbval re-runs the solution notebooks on another CPU path than the one that stored their outputs.
+
+The rule (README, maintainer notes): nbval compares exactly what is the same on every x86-64
+machine (data summaries, preprocessing constants, shapes, settings, demos on untrained layers).
+Cells whose outputs come out of float32 training carry the tag ``nbval-ignore-output``; their
+numbers are checked against the ranges in ``solutions/<A>/expected_metrics.json`` instead.
+Running under a different ``ATEN_CPU_CAPABILITY`` changes the float32 training path on this very
+machine, as another CPU type would: a training number that slipped into a compared output fails.
+"""
+import json
 import subprocess
 import sys
 
 import pytest
 
 from course_utils.instructor import notebooks
+from course_utils.instructor.expectations import expected_ranges, out_of_range
+from course_utils.notebook.metrics import METRICS_FILE_ENV
 
 pytestmark = pytest.mark.slow
 ASSIGNMENTS = ["01_amplitude_regression"]
@@ -16,10 +27,70 @@ def run_nbval(path, root, env):
     return subprocess.run(command, capture_output=True, text=True, env=env, cwd=root)
 
 
+def other_capability(stored: str) -> dict[str, str]:
+    """ATEN_CPU_CAPABILITY for a re-run that takes another float32 path than ``stored``."""
+    return {"ATEN_CPU_CAPABILITY": "default" if stored.upper() != "DEFAULT" else "avx2"}
+
+
 @pytest.mark.parametrize("assignment", ASSIGNMENTS)
-def test_solution_reproduces_its_stored_outputs(root, notebook_env, assignment):
-    result = run_nbval(notebooks.solution_path(root, assignment), root, notebook_env)
+def test_solution_reproduces_its_stored_outputs_on_another_cpu_path(root, notebook_env, assignment, tmp_path):
+    path = notebooks.solution_path(root, assignment)
+    stored = notebooks.read(path).metadata.get("course", {}).get("outputs_cpu_capability")
+    assert stored, "run `make outputs`: it records the CPU capability the outputs were made with"
+    metrics_file = tmp_path / "metrics.json"
+    env = {**notebook_env, **other_capability(stored), METRICS_FILE_ENV: str(metrics_file)}
+    result = run_nbval(path, root, env)
     assert result.returncode == 0, result.stdout[-5000:]
+
+    metrics = json.loads(metrics_file.read_text())
+    assert metrics["scale"] == "ci" and metrics["data_source"] == "offline"
+    ranges = expected_ranges(root, assignment)["ci"]
+    assert ranges, f"solutions/{assignment}/expected_metrics.json must give ranges for the CI scale"
+    assert not out_of_range(metrics, ranges), out_of_range(metrics, ranges)
+
+
+def test_other_capability_differs_from_the_stored_one():
+    assert other_capability("AVX512") == other_capability("AVX2") == {"ATEN_CPU_CAPABILITY": "default"}
+    assert other_capability("DEFAULT") == {"ATEN_CPU_CAPABILITY": "avx2"}
+
+
+def test_metric_ranges_catch_broken_training():
+    ranges = {"loss": (-1.0, -0.4), "width": (0.5, 1.0)}
+    assert out_of_range({"loss": -0.7, "width": 0.8}, ranges) == []
+    assert len(out_of_range({"loss": 1.4, "width": 0.8}, ranges)) == 1, "a flat curve leaves the loss high"
+    assert len(out_of_range({"loss": None, "width": float("nan")}, ranges)) == 2, "NaN training"
+    assert "missing" not in out_of_range({"width": 0.8}, ranges)[0] and len(out_of_range({"width": 0.8}, ranges)) == 1
+
+
+TRAINING_PROBE = """
+import torch
+torch.set_num_threads(2)
+torch.manual_seed(0)
+x, y = torch.randn(512, 20), torch.randn(512, 1)
+net = torch.nn.Sequential(torch.nn.Linear(20, 32), torch.nn.ReLU(), torch.nn.Linear(32, 2))
+optimizer = torch.optim.Adam(net.parameters(), lr=1e-2)
+for step in range(300):
+    out = net(x)
+    loss = (0.5 * (out[:, :1] - y) ** 2 * torch.exp(-out[:, 1:]) + 0.5 * out[:, 1:]).mean()
+    optimizer.zero_grad()
+    loss.backward()
+    optimizer.step()
+print(torch.backends.cpu.get_cpu_capability(), repr(loss.item()))
+"""
+
+
+def test_the_other_cpu_path_changes_float32_training(root, notebook_env):
+    """The re-run above has teeth: under the other capability, float32 training gives other numbers,
+    as on another CPU type (if it did not, a training number in a compared output would go unnoticed)."""
+    def train(env):
+        return subprocess.run([sys.executable, "-c", TRAINING_PROBE], env=env, capture_output=True, text=True,
+                              check=True).stdout.split()
+
+    native = {k: v for k, v in notebook_env.items() if k != "ATEN_CPU_CAPABILITY"}
+    native_isa, native_loss = train(native)
+    other_isa, other_loss = train({**native, **other_capability(native_isa)})
+    assert native_isa != other_isa
+    assert native_loss != other_loss, f"{native_isa} and {other_isa} trained to the same loss {native_loss}"
 
 
 def test_nbval_fails_when_a_stored_output_changes(root, notebook_env, tmp_path):

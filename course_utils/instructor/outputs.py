@@ -2,6 +2,9 @@
 
 The notebook is executed in place at CI scale against the *offline* datasets, exactly as
 the tests re-run it, so the stored outputs never depend on which data an instructor has.
+The CPU capability torch used is recorded in the notebook's metadata
+(``metadata.course.outputs_cpu_capability``): the tests re-run the notebook under another one,
+to prove that every output nbval compares is the same on every machine.
 """
 from __future__ import annotations
 
@@ -20,6 +23,13 @@ def offline_data(root: Path) -> Path:
     return folder
 
 
+def cpu_capability() -> str:
+    """The vector instruction set torch's CPU kernels use here (e.g. AVX512, AVX2, DEFAULT)."""
+    import torch
+
+    return torch.backends.cpu.get_cpu_capability()
+
+
 def refresh_outputs(root: Path, assignment: str, timeout: int = 1800) -> Path:
     """Execute ``solutions/A/A.ipynb`` in place; on failure the file is left unchanged."""
     from nbclient import NotebookClient
@@ -32,5 +42,6 @@ def refresh_outputs(root: Path, assignment: str, timeout: int = 1800) -> Path:
                    resources={"metadata": {"path": str(path.parent)}}).execute()
     for cell in notebook.cells:
         cell.metadata.pop("execution", None)  # time stamps would change on every refresh
+    notebook.metadata.setdefault("course", {})["outputs_cpu_capability"] = cpu_capability()
     notebooks.write(notebook, path)
     return path
