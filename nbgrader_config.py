@@ -5,6 +5,9 @@ versions in ``notebooks/`` (nbgrader's release). Everything a grading run writes
 (submissions, autograded copies, feedback, the gradebook) goes below ``grading/``,
 which git ignores.
 """
+import os
+import sys
+
 from nbgrader.preprocessors import ClearHiddenTests, GetGrades
 from nbconvert.preprocessors import CSSHTMLHeaderPreprocessor
 
@@ -40,6 +43,12 @@ c.Execute.extra_arguments = ["--HistoryManager.hist_file=:memory:", "--Interacti
 
 # Feedback must never show hidden tests (by default the tracebacks would quote them).
 c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, CSSHTMLHeaderPreprocessor]
+
+# `nbgrader autograde` runs every notebook at its "grading" setting (the shortest training that runs
+# every cell; grade cells never use the trained network), whatever SCALE the student chose.
+# Only for that command: a JupyterLab server that reads this file must not change students' runs.
+if sys.argv[1:2] == ["autograde"]:
+    os.environ.setdefault("COURSE_SCALE", "grading")
 
 # JupyterLab's assignment list needs an exchange folder that exists.
 c.Exchange.root = "grading/exchange"

@@ -40,7 +40,7 @@ def test_offline_dataset_layout_and_provenance(offline_data_dir):
     assert record["source"] == "offline" and record["seed"] == amplitude_regression.DEFAULT_SEED
     assert "q qbar -> gamma gamma g" in record["process"]
     assert not np.array_equal(arrays["trn_dat.npy"], arrays["val_dat.npy"]), "splits must differ"
-    assert listing(offline_data_dir) == {FOLDER, *(f"{FOLDER}/{n}" for n in [*amplitude_regression.file_names(), "SOURCE.json"])}
+    assert listing(offline_data_dir / FOLDER) == {*amplitude_regression.file_names(), "SOURCE.json"}
 
 
 def test_offline_dataset_is_deterministic(offline_data_dir, tmp_path):

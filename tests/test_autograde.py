@@ -1,87 +1,96 @@
-"""Autograding end to end in a temporary course: a demo class of five kinds of submission."""
+"""Autograding end to end in a temporary course: for each assignment, a demo class of five kinds of
+submission, graded by nbgrader at the grading scale."""
 import html
 import re
 
 import pytest
 
+from conftest import ASSIGNMENTS
 from course_utils.instructor import notebooks
 from course_utils.instructor.demo import grade, prepare_course, submit
-from course_utils.instructor.submissions import DEMO_CLASS
+from course_utils.instructor.submissions import demo_class
 
 pytestmark = pytest.mark.slow
-ASSIGNMENT = "01_amplitude_regression"
-VBLINEAR = ["test_vblinear_parameters", "test_vblinear_forward", "test_vblinear_kl", "test_vblinear_gradients"]
-NLL = ["test_neg_log_gauss_values", "test_neg_log_gauss_reference"]
-PREDICTION = ["test_get_prediction_shapes", "test_get_prediction_statistics"]
+
+# per assignment and broken student: the grade cells that must score zero, and those that must keep
+# full marks (None: every other cell)
+EXPECTED = {
+    "01_amplitude_regression": {
+        "carol": (["test_neg_log_gauss_reference"], None),
+        "dave": (["test_neg_log_gauss_values", "test_neg_log_gauss_reference"],
+                 ["test_vblinear_parameters", "test_vblinear_forward", "test_vblinear_kl", "test_vblinear_gradients",
+                  "test_get_prediction_shapes", "test_get_prediction_statistics"]),
+        "erin": (["test_get_prediction_shapes", "test_get_prediction_statistics"], None),
+    },
+    "03_jet_bayesian_cnn": {
+        "carol": (["test_bbbconv_kl"], None),
+        "dave": (["test_train_epoch_runs", "test_train_epoch_reference"],
+                 ["test_bbbconv_parameters", "test_bbbconv_forward", "test_bbbconv_kl", "test_bbbconv_stability_and_devices",
+                  "test_bayesconvnet_structure", "test_bayesconvnet_forward", "test_bayesconvnet_kl",
+                  "test_get_prediction_shapes", "test_get_prediction_statistics"]),
+        "erin": (["test_get_prediction_shapes", "test_get_prediction_statistics"], None),
+    },
+}
 
 
-@pytest.fixture(scope="module")
-def graded(root, tmp_path_factory, notebook_env):
+def test_every_assignment_has_demo_expectations():
+    assert set(EXPECTED) == set(ASSIGNMENTS)
+
+
+@pytest.fixture(scope="module", params=ASSIGNMENTS)
+def graded(request, root, tmp_path_factory, notebook_env):
+    assignment = request.param
     course = tmp_path_factory.mktemp("course")
-    prepare_course(root, course, [ASSIGNMENT])
+    prepare_course(root, course, [assignment])
     with open(course / "nbgrader_config.py", "a") as config:
         config.write("\nDEFAULT_CELL_TIMEOUT = 20  # cut the runaway loop off quickly\n")
-    submit(course, ASSIGNMENT, DEMO_CLASS)
-    return course, grade(course, ASSIGNMENT, env=notebook_env)
+    submit(course, assignment, demo_class(assignment))
+    solution = notebooks.read(notebooks.solution_path(root, assignment))
+    return assignment, course, solution, grade(course, assignment, env=notebook_env)
 
 
-def scores(cells, names):
-    return [cells[name][0] for name in names]
-
-
-def full(cells, names):
-    return [cells[name][1] for name in names]
-
-
-def test_every_submission_is_graded_on_every_cell(root, graded):
-    _, cell_grades = graded
-    solution = notebooks.read(notebooks.solution_path(root, ASSIGNMENT))
+def test_every_submission_is_graded_on_every_cell(graded):
+    assignment, _, solution, cell_grades = graded
     expected = {notebooks.nbgrader_meta(c)["grade_id"] for c in notebooks.graded_cells(solution)}
-    assert set(cell_grades) == set(DEMO_CLASS)
+    assert set(cell_grades) == set(demo_class(assignment))
     for student, cells in cell_grades.items():
         assert set(cells) == expected, student
 
 
-def test_solution_gets_full_marks(root, graded):
-    _, cell_grades = graded
-    solution = notebooks.read(notebooks.solution_path(root, ASSIGNMENT))
+def test_solution_gets_full_marks(graded):
+    _, _, solution, cell_grades = graded
     alice = cell_grades["alice"]
     assert sum(s for s, _ in alice.values()) == notebooks.total_points(solution) > 0
     assert all(score == maximum for score, maximum in alice.values())
 
 
 def test_untouched_notebook_gets_zero(graded):
-    _, cell_grades = graded
+    _, _, _, cell_grades = graded
     assert sum(score for score, _ in cell_grades["bob"].values()) == 0
 
 
-def test_visible_tests_alone_do_not_give_full_marks(graded):
-    _, cell_grades = graded
-    carol = cell_grades["carol"]
-    assert carol["test_neg_log_gauss_values"][0] == carol["test_neg_log_gauss_values"][1], "visible test passes"
-    assert carol["test_neg_log_gauss_reference"][0] == 0, "the hidden broadcasting test catches the slip"
-    assert scores(carol, VBLINEAR) == full(carol, VBLINEAR)
+@pytest.mark.parametrize("student", ["carol", "dave", "erin"])
+def test_a_broken_submission_loses_what_it_breaks_and_only_that(graded, student):
+    """carol passes the visible tests but not the hidden ones; dave's runaway loop is cut off by the
+    cell time limit and later cells still run; erin's syntax error costs only its exercise."""
+    assignment, _, _, cell_grades = graded
+    cells = cell_grades[student]
+    zero, full = EXPECTED[assignment][student]
+    full = [name for name in cells if name not in zero] if full is None else full
+    assert [cells[name][0] for name in zero] == [0] * len(zero), f"{student} should score 0 on {zero}"
+    assert [cells[name][0] for name in full] == [cells[name][1] for name in full], f"{student} keeps {full}"
 
 
-def test_infinite_loop_loses_only_what_it_breaks(graded):
-    _, cell_grades = graded
-    dave = cell_grades["dave"]
-    assert scores(dave, NLL) == [0, 0]
-    assert scores(dave, VBLINEAR) == full(dave, VBLINEAR), "cells before the loop keep their marks"
-    assert scores(dave, PREDICTION) == full(dave, PREDICTION), "cells after the loop still run"
+def test_autograde_runs_the_notebook_at_the_grading_scale(graded):
+    """nbgrader_config.py makes `nbgrader autograde` set COURSE_SCALE=grading; the notebook prints its scale."""
+    assignment, course, _, _ = graded
+    autograded = notebooks.read(course / "grading" / "autograded" / "alice" / assignment / f"{assignment}.ipynb")
+    printed = "".join(o.get("text", "") for c in autograded.cells if c.cell_type == "code" for o in c.outputs)
+    assert "scale: grading" in printed
 
 
-def test_syntax_error_loses_only_its_exercise(graded):
-    _, cell_grades = graded
-    erin = cell_grades["erin"]
-    assert scores(erin, PREDICTION) == [0, 0]
-    others = [name for name in erin if name not in PREDICTION]
-    assert scores(erin, others) == full(erin, others)
-
-
-def test_feedback_and_export_hide_hidden_tests(root, graded):
-    course, _ = graded
-    solution = notebooks.read(notebooks.solution_path(root, ASSIGNMENT))
+def test_feedback_and_export_hide_hidden_tests(graded):
+    assignment, course, solution, _ = graded
     hidden_lines = {
         line.strip()
         for cell in notebooks.graded_cells(solution)
@@ -90,10 +99,10 @@ def test_feedback_and_export_hide_hidden_tests(root, graded):
         if len(line.strip()) > 25 and not line.strip().startswith(("#", "assert"))
     }
     assert len(hidden_lines) > 10
-    for student in DEMO_CLASS:
-        page = (course / "grading" / "feedback" / student / ASSIGNMENT / f"{ASSIGNMENT}.html").read_text()
+    for student in demo_class(assignment):
+        page = (course / "grading" / "feedback" / student / assignment / f"{assignment}.html").read_text()
         assert "HIDDEN TESTS" not in page
         shown = [line for line in hidden_lines if html.escape(line) in page or line in page]
         assert not shown, f"{student}'s feedback shows hidden-test code: {shown[:3]}"
     exported = (course / "grading" / "grades.csv").read_text()
-    assert all(student in exported for student in DEMO_CLASS)
+    assert all(student in exported for student in demo_class(assignment))

@@ -73,6 +73,8 @@ WRONG = {
         "bayes_amp_net", "for vb_layer in self.vb_layers) / self.training_size", "for vb_layer in self.vb_layers)"),
     "no zero_grad": (
         "train_epoch", "        optimizer.zero_grad()\n", ""),
+    "validation with gradients": (
+        "train_epoch", "    with torch.no_grad():\n        kl = model.KL().item()", "    if True:\n        kl = model.KL().item()"),
     "KL left out of the training loss": (
         "train_epoch", "loss = nll + kl\n", "loss = nll\n"),
     "sigma_stoch as the mean of sigma": (

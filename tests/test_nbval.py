@@ -13,12 +13,12 @@ import sys
 
 import pytest
 
+from conftest import ASSIGNMENTS
 from course_utils.instructor import notebooks
 from course_utils.instructor.expectations import expected_ranges, out_of_range
 from course_utils.notebook.metrics import METRICS_FILE_ENV
 
 pytestmark = pytest.mark.slow
-ASSIGNMENTS = ["01_amplitude_regression"]
 
 
 def run_nbval(path, root, env):
@@ -95,7 +95,7 @@ def test_the_other_cpu_path_changes_float32_training(root, notebook_env):
 
 def test_nbval_fails_when_a_stored_output_changes(root, notebook_env, tmp_path):
     """The check above can fail: the first cells of a solution, with one stored number altered."""
-    solution = notebooks.read(notebooks.solution_path(root, ASSIGNMENTS[0]))
+    solution = notebooks.read(notebooks.solution_path(root, "01_amplitude_regression"))
     data_cell = next(i for i, c in enumerate(solution.cells) if "amplitude_regression.load" in c.source)
     solution.cells = solution.cells[: data_cell + 1]
     intact = tmp_path / "intact.ipynb"

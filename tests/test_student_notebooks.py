@@ -6,9 +6,9 @@ import pytest
 import torch
 
 from course_utils.instructor import notebooks
+from conftest import ASSIGNMENTS
 from course_utils.instructor.generate import generate_release
 
-ASSIGNMENTS = ["01_amplitude_regression"]
 HIDDEN_BLOCK = r"### BEGIN HIDDEN TESTS(.*?)### END HIDDEN TESTS"
 
 
@@ -105,28 +105,42 @@ def _exercise_namespace():
     from torch.nn import functional as F
     from torch.utils.data import DataLoader
 
-    return dict(torch=torch, nn=nn, F=F, math=math, np=np, DataLoader=DataLoader, ipt_dim=20, opt_dim=2)
+    return dict(torch=torch, nn=nn, F=F, math=math, np=np, DataLoader=DataLoader, ipt_dim=20, opt_dim=2,
+                DEFAULT_PRIORS={"prior_mu": 0.0, "prior_sigma": 0.1, "posterior_mu_initial": (0.0, 0.1),
+                                "posterior_rho_initial": (-5.0, 0.1)})
 
 
-CALLS_01 = {
-    "vblinear": lambda ns: ns["VBLinear"](3, 2),
-    "neg_log_gauss": lambda ns: ns["neg_log_gauss"](torch.zeros(4, 2), torch.zeros(4)),
-    "bayes_amp_net": lambda ns: ns["bayes_amp_net"](100),
-    "train_epoch": lambda ns: ns["train_epoch"]([], torch.nn.Linear(1, 1), None),
-    "get_prediction": lambda ns: ns["get_prediction"](torch.nn.Linear(1, 1), [], 2),
+LINEAR = torch.nn.Linear(1, 1)
+# per assignment, per answer cell: calls of everything the cell defines, each of which must raise
+CALLS = {
+    "01_amplitude_regression": {
+        "vblinear": [lambda ns: ns["VBLinear"](3, 2)],
+        "neg_log_gauss": [lambda ns: ns["neg_log_gauss"](torch.zeros(4, 2), torch.zeros(4))],
+        "bayes_amp_net": [lambda ns: ns["bayes_amp_net"](100)],
+        "train_epoch": [lambda ns: ns["train_epoch"]([], LINEAR, None), lambda ns: ns["validate_epoch"]([], LINEAR)],
+        "get_prediction": [lambda ns: ns["get_prediction"](LINEAR, [], 2)],
+    },
+    "03_jet_bayesian_cnn": {
+        "bbbconv2d": [lambda ns: ns["BBBConv2d"](1, 2, 3)],
+        "bayesconvnet2d": [lambda ns: ns["BayesConvNet2D"](100)],
+        "train_epoch": [lambda ns: ns["train_epoch"]([], LINEAR, None), lambda ns: ns["evaluate_model"]([], LINEAR)],
+        "get_prediction": [lambda ns: ns["get_prediction"](torch.zeros(2, 1, 4, 4), LINEAR)],
+    },
 }
 
 
-def test_every_exercise_raises_not_implemented(root):
-    release = notebooks.read(notebooks.release_path(root, "01_amplitude_regression"))
+def test_every_assignment_is_checked_here():
+    assert set(CALLS) == set(ASSIGNMENTS)
+
+
+@pytest.mark.parametrize("assignment", ASSIGNMENTS)
+def test_every_exercise_raises_not_implemented(root, assignment):
+    release = notebooks.read(notebooks.release_path(root, assignment))
     answers = notebooks.solution_cells(release)
-    assert set(answers) == set(CALLS_01)
-    for grade_id, call in CALLS_01.items():
-        namespace = _exercise_namespace()
-        exec(compile(answers[grade_id].source, grade_id, "exec"), namespace)
-        with pytest.raises(NotImplementedError):
-            call(namespace)
-    validate = _exercise_namespace()
-    exec(compile(answers["train_epoch"].source, "train_epoch", "exec"), validate)
-    with pytest.raises(NotImplementedError):
-        validate["validate_epoch"]([], torch.nn.Linear(1, 1))
+    assert set(answers) == set(CALLS[assignment])
+    for grade_id, calls in CALLS[assignment].items():
+        for call in calls:
+            namespace = _exercise_namespace()
+            exec(compile(answers[grade_id].source, grade_id, "exec"), namespace)
+            with pytest.raises(NotImplementedError):
+                call(namespace)

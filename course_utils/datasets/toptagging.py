@@ -140,6 +140,11 @@ def fetch_short(data_dir: Path, source: str = "auto", force: bool = False, scale
                        generate=_generate_short(Path(data_dir), scale, seed, workers, progress))
 
 
+def short_is_complete(data_dir: Path) -> bool:
+    """True when dataset 2 is in ``data_dir`` (any source, any scale): notebooks then use it as it is."""
+    return fetching.is_complete(Path(data_dir) / SHORT_FOLDER, short_file_names())
+
+
 def load_short(data_dir: Path) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], dict]:
     """{split: (x, y)} and the provenance record of dataset 2."""
     folder = Path(data_dir) / SHORT_FOLDER

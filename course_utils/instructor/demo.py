@@ -1,7 +1,9 @@
 """A demo class: build submissions, autograde them, write feedback and a grade CSV.
 
 Runs in a separate course folder (``build/demo-course`` by default) so that a real
-gradebook in ``grading/`` is never touched.
+gradebook in ``grading/`` is never touched. ``nbgrader autograde`` runs the notebooks at their
+shortest setting (``nbgrader_config.py`` sets ``COURSE_SCALE=grading``): grade cells never depend on
+the training, so the scores are those of a full run.
 """
 from __future__ import annotations
 
@@ -13,7 +15,7 @@ from . import notebooks
 from .execute import results_dir
 from .generate import generate_release
 from .nbgrader_cli import grades, run_nbgrader
-from .submissions import DEMO_CLASS
+from .submissions import demo_class
 
 
 def prepare_course(root: Path, course_dir: Path, assignments: list[str]) -> None:
@@ -51,11 +53,12 @@ def run_demo(root: Path, assignments: list[str], course_dir: Path | None = None)
     prepare_course(root, course_dir, assignments)
     summary = {}
     for assignment in assignments:
-        submit(course_dir, assignment, DEMO_CLASS)
+        students = demo_class(assignment)
+        submit(course_dir, assignment, students)
         cell_grades = grade(course_dir, assignment, env={"COURSE_ROOT": str(root)})
         summary[assignment] = {
             student: {
-                "description": DEMO_CLASS[student][0],
+                "description": students[student][0],
                 "score": sum(score for score, _ in cells.values()),
                 "max_score": sum(maximum for _, maximum in cells.values()),
                 "cells": cells,

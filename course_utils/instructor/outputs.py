@@ -15,11 +15,12 @@ from . import notebooks
 
 
 def offline_data(root: Path) -> Path:
-    """Offline datasets in ``build/offline-data`` (made once)."""
-    from ..datasets import amplitude_regression
+    """Offline datasets in ``build/offline-data`` at CI scale (made once), as the tests make them."""
+    from ..datasets import amplitude_regression, toptagging
 
     folder = Path(root) / "build" / "offline-data"
     amplitude_regression.fetch(folder, source="offline", progress=False)
+    toptagging.fetch_short(folder, source="offline", scale="ci", progress=False)
     return folder
 
 

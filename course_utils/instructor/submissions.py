@@ -51,12 +51,35 @@ def _syntax_error(source: str) -> str:
     return source.replace("):", ")", 1)
 
 
-#: student id -> (description, how the submission is made)
-DEMO_CLASS: dict[str, tuple[str, Callable]] = {
-    "alice": ("perfect solution", perfect),
-    "bob": ("untouched student notebook", untouched),
-    "carol": ("neg_log_gauss with a broadcasting bug (passes visible, fails hidden tests)",
-              _edit_answer("neg_log_gauss", _broadcasting_nll)),
-    "dave": ("infinite loop in the neg_log_gauss cell", _edit_answer("neg_log_gauss", lambda s: INFINITE_LOOP + s)),
-    "erin": ("syntax error in get_prediction", _edit_answer("get_prediction", _syntax_error)),
+def _kl_prior_first(source: str) -> str:
+    """The draft's slip: KL_DIV called with prior and posterior swapped, i.e. KL(p || q)."""
+    return source.replace("KL_DIV(self.W_mu, F.softplus(self.W_rho), self.prior_mu, self.prior_sigma)",
+                          "KL_DIV(self.prior_mu, self.prior_sigma, self.W_mu, F.softplus(self.W_rho))")
+
+
+#: per assignment, student id -> (description, how the submission is made)
+DEMO_CLASSES: dict[str, dict[str, tuple[str, Callable]]] = {
+    "01_amplitude_regression": {
+        "alice": ("perfect solution", perfect),
+        "bob": ("untouched student notebook", untouched),
+        "carol": ("neg_log_gauss with a broadcasting bug (passes visible, fails hidden tests)",
+                  _edit_answer("neg_log_gauss", _broadcasting_nll)),
+        "dave": ("infinite loop in the neg_log_gauss cell", _edit_answer("neg_log_gauss", lambda s: INFINITE_LOOP + s)),
+        "erin": ("syntax error in get_prediction", _edit_answer("get_prediction", _syntax_error)),
+    },
+    "03_jet_bayesian_cnn": {
+        "alice": ("perfect solution", perfect),
+        "bob": ("untouched student notebook", untouched),
+        "carol": ("KL(p || q) instead of KL(q || p) in BBBConv2d (passes visible, fails hidden tests)",
+                  _edit_answer("bbbconv2d", _kl_prior_first)),
+        "dave": ("infinite loop in the train_epoch cell", _edit_answer("train_epoch", lambda s: INFINITE_LOOP + s)),
+        "erin": ("syntax error in get_prediction", _edit_answer("get_prediction", _syntax_error)),
+    },
 }
+
+
+def demo_class(assignment: str) -> dict[str, tuple[str, Callable]]:
+    """The demo students of ``assignment``."""
+    if assignment not in DEMO_CLASSES:
+        raise KeyError(f"no demo class for {assignment}: add one to DEMO_CLASSES")
+    return DEMO_CLASSES[assignment]

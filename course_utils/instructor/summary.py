@@ -41,8 +41,9 @@ def summary_table(root: Path, assignments: list[str]) -> str:
                 f"| {assignment} | {result['scale']} | {result['runtime_s']:.0f} s | "
                 f"{_format_metrics(result['metrics'])} | {_range_check(root, assignment, result)} | {score_text} |"
             )
-    if demo:
-        lines.append("")
-        lines.append("demo class: " + "; ".join(
-            f"{student} = {info['description']}" for student, info in sorted(next(iter(demo.values())).items())))
+    for assignment, students in demo.items():
+        if assignment in assignments:
+            lines.append("")
+            lines.append(f"demo class of {assignment}: " + "; ".join(
+                f"{student} = {info['description']}" for student, info in sorted(students.items())))
     return "\n".join(lines)

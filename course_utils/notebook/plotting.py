@@ -98,3 +98,67 @@ def binned_median(x: np.ndarray, y: np.ndarray, bins: np.ndarray) -> tuple[np.nd
     index = np.digitize(x, bins) - 1
     medians = np.array([np.median(y[index == b]) if np.any(index == b) else np.nan for b in range(len(bins) - 1)])
     return 0.5 * (bins[1:] + bins[:-1]), medians
+
+
+def jet_image_extent() -> list[float]:
+    """(eta_min, eta_max, phi_min, phi_max) of the 40x40 jet images, for ``imshow(extent=...)``."""
+    from ..physics.jet_images import CROP, ETA_PIXELS, PHI_PIXELS
+
+    half_eta = 0.5 * CROP * (ETA_PIXELS[1] - ETA_PIXELS[0])
+    half_phi = 0.5 * CROP * (PHI_PIXELS[1] - PHI_PIXELS[0])
+    return [-half_eta, half_eta, -half_phi, half_phi]
+
+
+def show_jet_image(image: np.ndarray, ax, title: str = "", vmin: float = 1e-2,
+                   label: str = r"percent of the jet $p_T$ per pixel"):
+    """One 40x40 jet image (rows phi, columns eta) on a log colour scale with a labelled colour bar."""
+    from matplotlib.colors import LogNorm
+
+    pixels = np.asarray(image, dtype=float).reshape(40, 40)
+    shown = ax.imshow(np.where(pixels > 0, pixels, np.nan), origin="lower", extent=jet_image_extent(),
+                      cmap="viridis", norm=LogNorm(vmin=vmin, vmax=max(pixels.max(), vmin * 10)), aspect="auto")
+    ax.set_xlabel(r"$\eta'$ (rotated)")
+    ax.set_ylabel(r"$\phi'$ (rotated)")
+    ax.set_title(title)
+    ax.grid(False)
+    plt.colorbar(shown, ax=ax, label=label)
+    return shown
+
+
+def plot_rocs(curves: Mapping[str, tuple[np.ndarray, np.ndarray]], ax=None, working_point: float = 0.3):
+    """Background rejection 1/eps_B against signal efficiency eps_S for each ``name: (labels, scores)``,
+    the legend giving the AUC and 1/eps_B at the working point."""
+    from .classification import auc, background_rejection, roc_curve
+
+    if ax is None:
+        _, ax = plt.subplots()
+    for name, (labels, scores) in curves.items():
+        signal_eff, background_eff = roc_curve(labels, scores)
+        keep = background_eff > 0
+        ax.plot(signal_eff[keep], 1.0 / background_eff[keep],
+                label=f"{name}: AUC {auc(labels, scores):.3f}, "
+                      rf"$1/\epsilon_B$({working_point:.0%}) = {background_rejection(labels, scores, working_point):.0f}")
+    ax.axvline(working_point, color="grey", ls=":", lw=1)
+    ax.set_yscale("log")
+    ax.set_xlabel(r"signal efficiency $\epsilon_S$ (top jets kept)")
+    ax.set_ylabel(r"background rejection $1/\epsilon_B$")
+    ax.legend(fontsize=9)
+    return ax
+
+
+def plot_reliability(labels: np.ndarray, probabilities: Mapping[str, np.ndarray], ax=None, bins: int = 10):
+    """Reliability diagram: observed signal fraction against the predicted probability, per model."""
+    from .classification import calibration_curve, expected_calibration_error
+
+    if ax is None:
+        _, ax = plt.subplots()
+    ax.plot([0, 1], [0, 1], "k--", lw=1, label="perfectly calibrated")
+    for name, values in probabilities.items():
+        centres, fraction, error, counts = calibration_curve(labels, values, bins)
+        filled = counts > 0
+        ax.errorbar(centres[filled], fraction[filled], yerr=error[filled], marker="o", ms=4, capsize=2,
+                    label=f"{name} (ECE {expected_calibration_error(labels, values, bins):.3f})")
+    ax.set_xlabel("predicted top probability")
+    ax.set_ylabel("observed fraction of top jets")
+    ax.legend(fontsize=9)
+    return ax
