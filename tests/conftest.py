@@ -13,6 +13,8 @@ ASSIGNMENTS = sorted(p.name for p in (ROOT / "solutions").glob("[0-9]*") if p.is
 sys.path.insert(0, str(ROOT))
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from course_utils.instructor.outputs import INLINE_BACKEND  # noqa: E402
+
 
 @pytest.fixture(scope="session")
 def root() -> Path:
@@ -35,6 +37,7 @@ def offline_data_dir(tmp_path_factory) -> Path:
 def notebook_env(offline_data_dir) -> dict[str, str]:
     """Environment for subprocesses that run notebooks: offline data, course root, fixed hashing."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("COURSE_")}  # no user scale, mirror or paths
-    env.update(COURSE_DATA_DIR=str(offline_data_dir), COURSE_ROOT=str(ROOT), PYTHONHASHSEED="0", MPLBACKEND="Agg")
+    env.update(COURSE_DATA_DIR=str(offline_data_dir), COURSE_ROOT=str(ROOT), PYTHONHASHSEED="0",
+               MPLBACKEND=INLINE_BACKEND)
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     return env

@@ -14,6 +14,11 @@ from pathlib import Path
 from . import notebooks
 
 
+# figures are stored as PNG plus a text line; nbval compares the text (it skips images), so the
+# stored outputs and every re-run use the notebook backend, whatever MPLBACKEND the shell has
+INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
+
+
 def offline_data(root: Path) -> Path:
     """Offline datasets in ``build/offline-data`` at CI scale (made once), as the tests make them."""
     from ..datasets import amplitude_regression, toptagging
@@ -39,6 +44,8 @@ def refresh_outputs(root: Path, assignment: str, timeout: int = 1800) -> Path:
     notebook = notebooks.read(path)
     os.environ["COURSE_DATA_DIR"] = str(offline_data(root))
     os.environ["COURSE_ROOT"] = str(root)
+    os.environ["MPLBACKEND"] = INLINE_BACKEND
+    os.environ.pop("COURSE_SCALE", None)  # stored outputs are always the CI scale
     NotebookClient(notebook, timeout=timeout, kernel_name="python3", record_timing=False,
                    resources={"metadata": {"path": str(path.parent)}}).execute()
     for cell in notebook.cells:
