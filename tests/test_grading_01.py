@@ -3,7 +3,7 @@ differently written right answers (each must keep full marks)."""
 import pytest
 
 from course_utils.instructor import notebooks
-from grading_harness import grade, solution_answers
+from grading_harness import edited, grade, solution_answers
 
 ASSIGNMENT = "01_amplitude_regression"
 
@@ -16,12 +16,6 @@ def solution(root):
 @pytest.fixture(scope="module")
 def answers(solution):
     return solution_answers(solution)
-
-
-def edited(answers: dict[str, str], grade_id: str, old: str, new: str) -> dict[str, str]:
-    """The solution's answers with one answer cell edited (the edit must apply)."""
-    assert old in answers[grade_id], f"{grade_id}: {old!r} is not in the solution any more"
-    return {**answers, grade_id: answers[grade_id].replace(old, new, 1)}
 
 
 def replaced(answers: dict[str, str], grade_id: str, source: str) -> dict[str, str]:

