@@ -28,12 +28,19 @@ def background_rejection(labels: np.ndarray, scores: np.ndarray, signal_efficien
     return float("inf") if eps_b == 0.0 else 1.0 / eps_b
 
 
+def _binned(labels: np.ndarray, probabilities: np.ndarray, bins: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per equal-width bin of predicted probability: number of jets, of signal jets, and the sum of predictions."""
+    probabilities = np.asarray(probabilities, dtype=float)
+    index = np.clip(np.digitize(probabilities, np.linspace(0.0, 1.0, bins + 1)) - 1, 0, bins - 1)
+    counts = np.bincount(index, minlength=bins)
+    signal = np.bincount(index, weights=np.asarray(labels, dtype=float), minlength=bins)
+    return counts, signal, np.bincount(index, weights=probabilities, minlength=bins)
+
+
 def calibration_curve(labels: np.ndarray, probabilities: np.ndarray, bins: int = 10):
     """Per bin of predicted probability: bin centre, observed signal fraction, its binomial error and the count."""
     edges = np.linspace(0.0, 1.0, bins + 1)
-    index = np.clip(np.digitize(probabilities, edges) - 1, 0, bins - 1)
-    counts = np.bincount(index, minlength=bins)
-    signal = np.bincount(index, weights=np.asarray(labels, dtype=float), minlength=bins)
+    counts, signal, _ = _binned(labels, probabilities, bins)
     with np.errstate(divide="ignore", invalid="ignore"):
         fraction = signal / counts
         error = np.sqrt(fraction * (1 - fraction) / counts)
@@ -42,10 +49,6 @@ def calibration_curve(labels: np.ndarray, probabilities: np.ndarray, bins: int =
 
 def expected_calibration_error(labels: np.ndarray, probabilities: np.ndarray, bins: int = 10) -> float:
     """Count-weighted mean |observed fraction - mean predicted probability| over the bins."""
-    edges = np.linspace(0.0, 1.0, bins + 1)
-    index = np.clip(np.digitize(probabilities, edges) - 1, 0, bins - 1)
-    counts = np.bincount(index, minlength=bins)
-    signal = np.bincount(index, weights=np.asarray(labels, dtype=float), minlength=bins)
-    predicted = np.bincount(index, weights=np.asarray(probabilities, dtype=float), minlength=bins)
+    counts, signal, predicted = _binned(labels, probabilities, bins)
     filled = counts > 0
     return float(np.sum(np.abs(signal[filled] - predicted[filled])) / counts.sum())
