@@ -23,13 +23,14 @@ def root() -> Path:
 
 @pytest.fixture(scope="session")
 def offline_data_dir(tmp_path_factory) -> Path:
-    """Datasets 1 and 2 generated offline at CI scale, as CI makes them (dataset 2 takes about 16 s);
-    notebooks are pointed here by COURSE_DATA_DIR."""
+    """Datasets 1, 2 and 3 generated offline at CI scale, as CI makes them (datasets 2 and 3 take about
+    16 s and 36 s); notebooks are pointed here by COURSE_DATA_DIR."""
     from course_utils.datasets import amplitude_regression, toptagging
 
     folder = tmp_path_factory.mktemp("data")
     amplitude_regression.fetch(folder, source="offline", progress=False)
     toptagging.fetch_short(folder, source="offline", scale="ci", progress=False)
+    toptagging.fetch_reference(folder, source="offline", scale="ci", progress=False)
     return folder
 
 

@@ -30,6 +30,14 @@ EXPECTED = {
                   "test_get_prediction_shapes", "test_get_prediction_statistics"]),
         "erin": (["test_get_prediction_shapes", "test_get_prediction_statistics"], None),
     },
+    "04_top_tagging_deepsets": {
+        "carol": (["test_pfn_masking"], None),
+        "dave": (["test_early_stopping_sequence", "test_early_stopping_best_weights"],
+                 ["test_pfn_shapes", "test_pfn_masking", "test_pfn_permutation_and_gradients", "test_predict_proba",
+                  "test_latent_batched", "test_jet_axis_shapes_and_padding", "test_jet_axis_values",
+                  "test_jet_axis_symmetries"]),
+        "erin": (["test_jet_axis_shapes_and_padding", "test_jet_axis_values", "test_jet_axis_symmetries"], None),
+    },
 }
 
 

@@ -98,6 +98,7 @@ def test_solution_has_parameters_and_metrics_cells(pair):
 
 
 def _exercise_namespace():
+    import copy
     import math
 
     import numpy as np
@@ -105,7 +106,7 @@ def _exercise_namespace():
     from torch.nn import functional as F
     from torch.utils.data import DataLoader
 
-    return dict(torch=torch, nn=nn, F=F, math=math, np=np, DataLoader=DataLoader, ipt_dim=20, opt_dim=2,
+    return dict(torch=torch, nn=nn, F=F, math=math, copy=copy, np=np, DataLoader=DataLoader, ipt_dim=20, opt_dim=2,
                 DEFAULT_PRIORS={"prior_mu": 0.0, "prior_sigma": 0.1, "posterior_mu_initial": (0.0, 0.1),
                                 "posterior_rho_initial": (-5.0, 0.1)})
 
@@ -125,6 +126,14 @@ CALLS = {
         "bayesconvnet2d": [lambda ns: ns["BayesConvNet2D"](100)],
         "train_epoch": [lambda ns: ns["train_epoch"]([], LINEAR, None), lambda ns: ns["evaluate_model"]([], LINEAR)],
         "get_prediction": [lambda ns: ns["get_prediction"](torch.zeros(2, 1, 4, 4), LINEAR)],
+    },
+    "04_top_tagging_deepsets": {
+        "pseudo_particle_flow": [lambda ns: ns["PseudoParticleFlow"]().latent(torch.zeros(2, 3, 4), torch.ones(2, 3)),
+                                 lambda ns: ns["PseudoParticleFlow"]()(torch.zeros(2, 3, 4), torch.ones(2, 3))],
+        "early_stopping": [lambda ns: ns["EarlyStopping"](2).step(1.0, LINEAR),
+                           lambda ns: ns["EarlyStopping"](2).restore(LINEAR)],
+        "predict": [lambda ns: ns["predict_proba"](LINEAR, [], 2), lambda ns: ns["latent"](LINEAR, [], 2)],
+        "jet_axis_features": [lambda ns: ns["jet_axis_features"](ns["np"].zeros((1, 2, 4)))],
     },
 }
 

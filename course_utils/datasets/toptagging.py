@@ -42,7 +42,7 @@ REFERENCE_MIRROR_FILES = tuple(f"{REFERENCE_FOLDER}/{split}.h5" for split in SPL
 N_CONSTITUENTS = 200
 REFERENCE_TTV = {"train": 0, "test": 1, "val": 2}  # the reference dataset's split labels
 SCALES = {
-    "ci": {"short": {"train": 2000, "val": 500, "test": 500}, "reference": {"train": 2000, "val": 500, "test": 500}},
+    "ci": {"short": {"train": 2000, "val": 500, "test": 500}, "reference": {"train": 6000, "val": 1000, "test": 1000}},
     "full": {"short": {"train": 30000, "val": 30000, "test": 30000},
              "reference": {"train": 60000, "val": 20000, "test": 20000}},
 }
@@ -218,6 +218,24 @@ def read_reference(path: Path, start: int = 0, stop: int | None = None,
     if not chunks:
         return np.zeros((0, N_CONSTITUENTS, 4), np.float32), np.zeros(0, np.int64)
     return np.concatenate([c[0] for c in chunks]), np.concatenate([c[1] for c in chunks])
+
+
+def reference_is_complete(data_dir: Path) -> bool:
+    """True when dataset 3 is in ``data_dir`` (any source, any scale): notebooks then use it as it is."""
+    return fetching.is_complete(Path(data_dir) / REFERENCE_FOLDER, reference_file_names())
+
+
+def load_reference(data_dir: Path, sizes: dict[str, int]) -> tuple[dict[str, tuple[np.ndarray, np.ndarray]], dict]:
+    """{split: (constituents, is_signal)} with the first ``sizes[split]`` jets of each file (all of them if the
+    file is shorter), read in chunks, and the provenance record of dataset 3."""
+    folder = Path(data_dir) / REFERENCE_FOLDER
+    if not reference_is_complete(data_dir):
+        raise DataError(f"dataset 3 is not complete in {folder}. Make it with: python data/get_data.py 3 data")
+    try:
+        splits = {split: read_reference(folder / f"{split}.h5", 0, sizes[split]) for split in SPLITS}
+    except DataError as exc:
+        raise DataError(f"{exc}. Remake the data with: python data/get_data.py 3 data --force") from exc
+    return splits, read_provenance(folder)
 
 
 def _check_reference_file(path: Path) -> None:

@@ -26,6 +26,7 @@ def offline_data(root: Path) -> Path:
     folder = Path(root) / "build" / "offline-data"
     amplitude_regression.fetch(folder, source="offline", progress=False)
     toptagging.fetch_short(folder, source="offline", scale="ci", progress=False)
+    toptagging.fetch_reference(folder, source="offline", scale="ci", progress=False)
     return folder
 
 

@@ -57,6 +57,12 @@ def _kl_prior_first(source: str) -> str:
                           "KL_DIV(self.prior_mu, self.prior_sigma, self.W_mu, F.softplus(self.W_rho))")
 
 
+def _mean_over_all_slots(source: str) -> str:
+    """Masks the padding but divides by the number of slots instead of each jet's constituents."""
+    return source.replace("(self.Phi(x) * weights).sum(dim=1) / weights.sum(dim=1)",
+                          "(self.Phi(x) * weights).sum(dim=1) / x.shape[1]")
+
+
 #: per assignment, student id -> (description, how the submission is made)
 DEMO_CLASSES: dict[str, dict[str, tuple[str, Callable]]] = {
     "01_amplitude_regression": {
@@ -74,6 +80,14 @@ DEMO_CLASSES: dict[str, dict[str, tuple[str, Callable]]] = {
                   _edit_answer("bbbconv2d", _kl_prior_first)),
         "dave": ("infinite loop in the train_epoch cell", _edit_answer("train_epoch", lambda s: INFINITE_LOOP + s)),
         "erin": ("syntax error in get_prediction", _edit_answer("get_prediction", _syntax_error)),
+    },
+    "04_top_tagging_deepsets": {
+        "alice": ("perfect solution", perfect),
+        "bob": ("untouched student notebook", untouched),
+        "carol": ("masked mean divided by all slots, not by the jet's constituents (passes visible, fails hidden tests)",
+                  _edit_answer("pseudo_particle_flow", _mean_over_all_slots)),
+        "dave": ("infinite loop in the EarlyStopping cell", _edit_answer("early_stopping", lambda s: INFINITE_LOOP + s)),
+        "erin": ("syntax error in jet_axis_features", _edit_answer("jet_axis_features", _syntax_error)),
     },
 }
 
