@@ -31,7 +31,10 @@ def _edit_answer(grade_id: str, edit: Callable[[str], str]):
     def make(release, solution):
         filled = perfect(release, solution)
         cell = notebooks.solution_cells(filled)[grade_id]
-        cell.source = edit(cell.source)
+        changed = edit(cell.source)
+        if changed == cell.source:
+            raise ValueError(f"the edit of answer cell {grade_id!r} did not apply: the demo student would be perfect")
+        cell.source = changed
         return filled
 
     make.__doc__ = f"The perfect submission with answer cell {grade_id!r} edited."
@@ -55,6 +58,11 @@ def _kl_prior_first(source: str) -> str:
     """The draft's slip: KL_DIV called with prior and posterior swapped, i.e. KL(p || q)."""
     return source.replace("KL_DIV(self.W_mu, F.softplus(self.W_rho), self.prior_mu, self.prior_sigma)",
                           "KL_DIV(self.prior_mu, self.prior_sigma, self.W_mu, F.softplus(self.W_rho))")
+
+
+def _missing_colon(source: str) -> str:
+    """The def line of the cell's function without its colon."""
+    return source.replace("-> np.ndarray:", "-> np.ndarray", 1)
 
 
 def _mean_over_all_slots(source: str) -> str:
@@ -87,7 +95,7 @@ DEMO_CLASSES: dict[str, dict[str, tuple[str, Callable]]] = {
         "carol": ("masked mean divided by all slots, not by the jet's constituents (passes visible, fails hidden tests)",
                   _edit_answer("pseudo_particle_flow", _mean_over_all_slots)),
         "dave": ("infinite loop in the EarlyStopping cell", _edit_answer("early_stopping", lambda s: INFINITE_LOOP + s)),
-        "erin": ("syntax error in jet_axis_features", _edit_answer("jet_axis_features", _syntax_error)),
+        "erin": ("syntax error in jet_axis_features", _edit_answer("jet_axis_features", _missing_colon)),
     },
 }
 
