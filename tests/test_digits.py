@@ -145,3 +145,9 @@ def test_an_offline_set_of_the_old_version_is_remade(offline_digits, tmp_path):
     current = json.loads(source.read_text())
     assert digits.fetch(tmp_path, source="offline", progress=False)["created_utc"] == current["created_utc"], \
         "a current set is kept"
+
+
+def test_missing_digits_say_how_to_fetch_them(tmp_path):
+    """A missing file is not called corrupt: the message names the file and the command that fetches it."""
+    with pytest.raises(DataError, match=r"train-images-idx3-ubyte.gz is missing.*get_data.py digits data"):
+        digits.load(tmp_path)

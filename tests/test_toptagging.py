@@ -17,7 +17,7 @@ CI = toptagging.SCALES["ci"]
 
 @pytest.fixture(scope="module")
 def jet_data(offline_data_dir):
-    """Both datasets at CI scale, generated offline (dataset 2 by the session's fixture; about 17 s more)."""
+    """Both datasets at CI scale, generated offline (by the session's fixture)."""
     toptagging.fetch_reference(offline_data_dir, source="offline", scale="ci", progress=False)
     return offline_data_dir
 
@@ -110,6 +110,39 @@ def test_reference_is_read_in_chunks_and_never_past_stop(jet_data, monkeypatch):
     np.testing.assert_array_equal(part_labels, labels[100:1050])
     assert calls == [(100, 400), (400, 700), (700, 1000), (1000, 1050)]
     assert len(toptagging.read_reference(path, start=0, stop=0)[0]) == 0
+
+
+def test_load_reference_reads_the_first_jets_of_each_split(jet_data, tmp_path, monkeypatch):
+    """What tutorial 04 calls: the first n jets per split, never more rows, and clear messages when files are missing
+    or broken."""
+    folder = jet_data / "top-tagging-reference"
+    stops = []
+    original = pd.read_hdf
+
+    def spy(*args, **kwargs):
+        stops.append(kwargs["stop"])
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(pd, "read_hdf", spy)
+    splits, record = toptagging.load_reference(jet_data, {"train": 300, "val": 50, "test": 10**6})
+    monkeypatch.undo()
+    assert record["source"] == "offline" and toptagging.reference_is_complete(jet_data)
+    assert max(stops) <= CI["reference"]["test"] and 300 in stops and 50 in stops
+    assert [len(splits[s][0]) for s in ("train", "val", "test")] == [300, 50, CI["reference"]["test"]]
+    whole, labels = toptagging.read_reference(folder / "train.h5", 0, 300)
+    np.testing.assert_array_equal(splits["train"][0], whole)
+    np.testing.assert_array_equal(splits["train"][1], labels)
+
+    assert not toptagging.reference_is_complete(tmp_path)
+    with pytest.raises(DataError, match="get_data.py 3"):
+        toptagging.load_reference(tmp_path, {"train": 1, "val": 1, "test": 1})
+    import shutil
+
+    shutil.copytree(folder, tmp_path / "top-tagging-reference")
+    victim = tmp_path / "top-tagging-reference" / "val.h5"
+    victim.write_bytes(victim.read_bytes()[:4000])
+    with pytest.raises(DataError, match="--force"):
+        toptagging.load_reference(tmp_path, {"train": 10, "val": 10, "test": 10})
 
 
 def test_corrupt_files_are_reported(jet_data, tmp_path):

@@ -39,8 +39,9 @@ def parse_idx(raw: bytes, name: str = "IDX data") -> np.ndarray:
 def read_idx(path: Path) -> np.ndarray:
     """Read an IDX file; names ending in .gz are decompressed."""
     path = Path(path)
+    data = path.read_bytes()  # a missing file raises FileNotFoundError: callers say how to fetch it
     try:
-        raw = gzip.decompress(path.read_bytes()) if path.suffix == ".gz" else path.read_bytes()
+        raw = gzip.decompress(data) if path.suffix == ".gz" else data
     except (OSError, EOFError, gzip.BadGzipFile) as exc:
         raise DataError(f"{path.name}: cannot be read ({exc}); the file is corrupt or truncated") from exc
     return parse_idx(raw, path.name)
