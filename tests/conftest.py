@@ -23,14 +23,15 @@ def root() -> Path:
 
 @pytest.fixture(scope="session")
 def offline_data_dir(tmp_path_factory) -> Path:
-    """Datasets 1, 2 and 3 generated offline at CI scale, as CI makes them (datasets 2 and 3 take about
-    16 s and 36 s); notebooks are pointed here by COURSE_DATA_DIR."""
-    from course_utils.datasets import amplitude_regression, toptagging
+    """All four datasets made offline at CI scale, as CI makes them (datasets 2 and 3 take about 16 s
+    and 70 s); notebooks are pointed here by COURSE_DATA_DIR."""
+    from course_utils.datasets import amplitude_regression, digits, toptagging
 
     folder = tmp_path_factory.mktemp("data")
     amplitude_regression.fetch(folder, source="offline", progress=False)
     toptagging.fetch_short(folder, source="offline", scale="ci", progress=False)
     toptagging.fetch_reference(folder, source="offline", scale="ci", progress=False)
+    digits.fetch(folder, source="offline", progress=False)
     return folder
 
 

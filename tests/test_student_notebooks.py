@@ -121,6 +121,15 @@ CALLS = {
         "train_epoch": [lambda ns: ns["train_epoch"]([], LINEAR, None), lambda ns: ns["validate_epoch"]([], LINEAR)],
         "get_prediction": [lambda ns: ns["get_prediction"](LINEAR, [], 2)],
     },
+    "02_mnist_bayes_by_backprop": {
+        "log_gaussian": [lambda ns: ns["log_gaussian"](torch.zeros(2), 0.0, 1.0),
+                         lambda ns: ns["log_gaussian_logsigma"](torch.zeros(2), 0.0, 0.0)],
+        "log_mixture_prior": [lambda ns: ns["log_mixture_prior"](torch.zeros(2), 0.5, 1.0, 0.1)],
+        "bayesian_linear": [lambda ns: ns["BayesianLinear"](3, 2)(torch.zeros(1, 3))],
+        "minibatch_loss": [lambda ns: ns["log_categ"](torch.zeros(2, 3), torch.zeros(2, dtype=torch.long)),
+                           lambda ns: ns["minibatch_loss"](1.0, 0.0, 0.0, 1, 2)],
+        "mc_predict": [lambda ns: ns["mc_predict"](LINEAR, torch.zeros(2, 1))],
+    },
     "03_jet_bayesian_cnn": {
         "bbbconv2d": [lambda ns: ns["BBBConv2d"](1, 2, 3)],
         "bayesconvnet2d": [lambda ns: ns["BayesConvNet2D"](100)],

@@ -21,12 +21,13 @@ INLINE_BACKEND = "module://matplotlib_inline.backend_inline"
 
 def offline_data(root: Path) -> Path:
     """Offline datasets in ``build/offline-data`` at CI scale (made once), as the tests make them."""
-    from ..datasets import amplitude_regression, toptagging
+    from ..datasets import amplitude_regression, digits, toptagging
 
     folder = Path(root) / "build" / "offline-data"
     amplitude_regression.fetch(folder, source="offline", progress=False)
     toptagging.fetch_short(folder, source="offline", scale="ci", progress=False)
     toptagging.fetch_reference(folder, source="offline", scale="ci", progress=False)
+    digits.fetch(folder, source="offline", progress=False)
     return folder
 
 

@@ -65,6 +65,12 @@ def _missing_colon(source: str) -> str:
     return source.replace("-> np.ndarray:", "-> np.ndarray", 1)
 
 
+def _blundell_overflows(source: str) -> str:
+    """The paper's formula for the complexity weights taken literally: 2^M overflows for many minibatches."""
+    return source.replace("weight = 2.0 ** -batch_index / (1.0 - 2.0 ** -n_batches)",
+                          "weight = 2.0 ** (n_batches - batch_index) / (2.0**n_batches - 1)")
+
+
 def _mean_over_all_slots(source: str) -> str:
     """Masks the padding but divides by the number of slots instead of each jet's constituents."""
     return source.replace("(self.Phi(x) * weights).sum(dim=1) / weights.sum(dim=1)",
@@ -80,6 +86,14 @@ DEMO_CLASSES: dict[str, dict[str, tuple[str, Callable]]] = {
                   _edit_answer("neg_log_gauss", _broadcasting_nll)),
         "dave": ("infinite loop in the neg_log_gauss cell", _edit_answer("neg_log_gauss", lambda s: INFINITE_LOOP + s)),
         "erin": ("syntax error in get_prediction", _edit_answer("get_prediction", _syntax_error)),
+    },
+    "02_mnist_bayes_by_backprop": {
+        "alice": ("perfect solution", perfect),
+        "bob": ("untouched student notebook", untouched),
+        "carol": ("minibatch_loss with 2^M formed literally (passes visible, fails hidden tests)",
+                  _edit_answer("minibatch_loss", _blundell_overflows)),
+        "dave": ("infinite loop in the BayesianLinear cell", _edit_answer("bayesian_linear", lambda s: INFINITE_LOOP + s)),
+        "erin": ("syntax error in mc_predict", _edit_answer("mc_predict", _syntax_error)),
     },
     "03_jet_bayesian_cnn": {
         "alice": ("perfect solution", perfect),
