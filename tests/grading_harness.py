@@ -87,3 +87,39 @@ def grade(solution, answers: dict[str, str]) -> GradeReport:
             report.maximum[meta["grade_id"]] = float(meta["points"])
             report.points[meta["grade_id"]] = 0.0 if meta["grade_id"] in report.errors else float(meta["points"])
     return report
+
+
+def grading_tests(assignment: str, wrong: dict[str, tuple[str, str, str]], alternatives: dict[str, tuple[str, str]]):
+    """The three tests every ``test_grading_0N.py`` runs, for its assignment:
+
+    * the solution gets full marks;
+    * each ``wrong[name] = (grade_id, old, new)`` (the solution with one slip) loses points;
+    * each ``alternatives[name] = (grade_id, source)`` (a right answer written differently) keeps full marks.
+
+    Assign the returned functions to module-level names starting with ``test_`` so pytest collects them.
+    """
+    import pytest
+
+    def solution_notebook(root):
+        return notebooks.read(notebooks.solution_path(root, assignment))
+
+    def test_the_solution_gets_full_marks(root):
+        solution = solution_notebook(root)
+        report = grade(solution, solution_answers(solution))
+        assert report.score == report.total == notebooks.total_points(solution), report.errors
+
+    @pytest.mark.parametrize("name", list(wrong))
+    def test_a_wrong_answer_loses_points(root, name):
+        solution = solution_notebook(root)
+        report = grade(solution, edited(solution_answers(solution), *wrong[name]))
+        assert report.score < report.total, f"{name!r} got full marks"
+
+    @pytest.mark.parametrize("name", list(alternatives))
+    def test_a_differently_written_right_answer_keeps_full_marks(root, name):
+        solution = solution_notebook(root)
+        grade_id, source = alternatives[name]
+        report = grade(solution, {**solution_answers(solution), grade_id: source})
+        assert report.score == report.total, f"{name!r} lost points: {report.errors}"
+
+    return (test_the_solution_gets_full_marks, test_a_wrong_answer_loses_points,
+            test_a_differently_written_right_answer_keeps_full_marks)

@@ -1,30 +1,8 @@
 """Tutorial 01's grade cells against plausible wrong answers (each must lose points) and against
 differently written right answers (each must keep full marks)."""
-import pytest
-
-from course_utils.instructor import notebooks
-from grading_harness import edited, grade, solution_answers
+from grading_harness import grading_tests
 
 ASSIGNMENT = "01_amplitude_regression"
-
-
-@pytest.fixture(scope="module")
-def solution(root):
-    return notebooks.read(notebooks.solution_path(root, ASSIGNMENT))
-
-
-@pytest.fixture(scope="module")
-def answers(solution):
-    return solution_answers(solution)
-
-
-def replaced(answers: dict[str, str], grade_id: str, source: str) -> dict[str, str]:
-    return {**answers, grade_id: source}
-
-
-def test_the_solution_gets_full_marks(solution, answers):
-    report = grade(solution, answers)
-    assert report.score == report.total == notebooks.total_points(solution), report.errors
 
 
 # (grade_id, old, new): one slip each
@@ -83,13 +61,6 @@ WRONG = {
     "sigma_tot as a plain sum": (
         "get_prediction", "sigma_tot = torch.sqrt(sigma_model**2 + sigma_stoch**2)", "sigma_tot = sigma_model + sigma_stoch"),
 }
-
-
-@pytest.mark.parametrize("name", list(WRONG))
-def test_a_wrong_answer_loses_points(solution, answers, name):
-    grade_id, old, new = WRONG[name]
-    report = grade(solution, edited(answers, grade_id, old, new))
-    assert report.score < report.total, f"{name!r} got full marks"
 
 
 ALTERNATIVE_NLL = """
@@ -184,8 +155,5 @@ ALTERNATIVES = {
 }
 
 
-@pytest.mark.parametrize("name", list(ALTERNATIVES))
-def test_a_differently_written_right_answer_keeps_full_marks(solution, answers, name):
-    grade_id, source = ALTERNATIVES[name]
-    report = grade(solution, replaced(answers, grade_id, source))
-    assert report.score == report.total, f"{name!r} lost points: {report.errors}"
+(test_the_solution_gets_full_marks, test_a_wrong_answer_loses_points,
+ test_a_differently_written_right_answer_keeps_full_marks) = grading_tests(ASSIGNMENT, WRONG, ALTERNATIVES)

@@ -1,26 +1,8 @@
 """Tutorial 02's grade cells against plausible wrong answers (each must lose points) and against
 differently written right answers (each must keep full marks)."""
-import pytest
-
-from course_utils.instructor import notebooks
-from grading_harness import edited, grade, solution_answers
+from grading_harness import grading_tests
 
 ASSIGNMENT = "02_mnist_bayes_by_backprop"
-
-
-@pytest.fixture(scope="module")
-def solution(root):
-    return notebooks.read(notebooks.solution_path(root, ASSIGNMENT))
-
-
-@pytest.fixture(scope="module")
-def answers(solution):
-    return solution_answers(solution)
-
-
-def test_the_solution_gets_full_marks(solution, answers):
-    report = grade(solution, answers)
-    assert report.score == report.total == notebooks.total_points(solution), report.errors
 
 
 GAUSS = "return -0.5 * math.log(2 * math.pi) - torch.log(sigma) - (x - mu) ** 2 / (2 * sigma**2)"
@@ -78,12 +60,6 @@ WRONG = {
     "gradients tracked": ("mc_predict", "    with torch.no_grad():\n        samples", "    if True:\n        samples"),
     "all inputs in one pass": ("mc_predict", "torch.split(x, batch_size)", "[x]"),
 }
-
-
-@pytest.mark.parametrize("name", list(WRONG))
-def test_a_wrong_answer_loses_points(solution, answers, name):
-    report = grade(solution, edited(answers, *WRONG[name]))
-    assert report.score < report.total, f"{name!r} got full marks"
 
 
 DISTRIBUTIONS = '''
@@ -170,8 +146,5 @@ ALTERNATIVES = {
 }
 
 
-@pytest.mark.parametrize("name", list(ALTERNATIVES))
-def test_a_differently_written_right_answer_keeps_full_marks(solution, answers, name):
-    grade_id, source = ALTERNATIVES[name]
-    report = grade(solution, {**answers, grade_id: source})
-    assert report.score == report.total, f"{name!r} lost points: {report.errors}"
+(test_the_solution_gets_full_marks, test_a_wrong_answer_loses_points,
+ test_a_differently_written_right_answer_keeps_full_marks) = grading_tests(ASSIGNMENT, WRONG, ALTERNATIVES)

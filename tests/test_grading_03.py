@@ -1,26 +1,8 @@
 """Tutorial 03's grade cells against plausible wrong answers (each must lose points) and against
 differently written right answers (each must keep full marks)."""
-import pytest
-
-from course_utils.instructor import notebooks
-from grading_harness import edited, grade, solution_answers
+from grading_harness import grading_tests
 
 ASSIGNMENT = "03_jet_bayesian_cnn"
-
-
-@pytest.fixture(scope="module")
-def solution(root):
-    return notebooks.read(notebooks.solution_path(root, ASSIGNMENT))
-
-
-@pytest.fixture(scope="module")
-def answers(solution):
-    return solution_answers(solution)
-
-
-def test_the_solution_gets_full_marks(solution, answers):
-    report = grade(solution, answers)
-    assert report.score == report.total == notebooks.total_points(solution), report.errors
 
 
 WEIGHT_SAMPLE = "weight = self.W_mu + F.softplus(self.W_rho) * torch.randn_like(self.W_mu)"
@@ -63,12 +45,6 @@ WRONG = {
     "all jets at once, batch_size ignored": ("get_prediction", "torch.split(x, batch_size)", "[x]"),
     "model left in training mode": ("get_prediction", "    model.eval()\n", "    model.train()\n"),
 }
-
-
-@pytest.mark.parametrize("name", list(WRONG))
-def test_a_wrong_answer_loses_points(solution, answers, name):
-    report = grade(solution, edited(answers, *WRONG[name]))
-    assert report.score < report.total, f"{name!r} got full marks"
 
 
 STABLE_BY_HAND = '''
@@ -182,8 +158,5 @@ ALTERNATIVES = {
 }
 
 
-@pytest.mark.parametrize("name", list(ALTERNATIVES))
-def test_a_differently_written_right_answer_keeps_full_marks(solution, answers, name):
-    grade_id, source = ALTERNATIVES[name]
-    report = grade(solution, {**answers, grade_id: source})
-    assert report.score == report.total, f"{name!r} lost points: {report.errors}"
+(test_the_solution_gets_full_marks, test_a_wrong_answer_loses_points,
+ test_a_differently_written_right_answer_keeps_full_marks) = grading_tests(ASSIGNMENT, WRONG, ALTERNATIVES)

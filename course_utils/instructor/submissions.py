@@ -77,40 +77,36 @@ def _mean_over_all_slots(source: str) -> str:
                           "(self.Phi(x) * weights).sum(dim=1) / x.shape[1]")
 
 
+def _class_of_five(slip: tuple[str, str, Callable[[str], str]], loop_in: str,
+                   syntax_error: tuple[str, Callable[[str], str]]) -> dict[str, tuple[str, Callable]]:
+    """alice (perfect), bob (untouched), carol (``slip``: description, answer cell, edit that passes the
+    visible tests and fails a hidden one), dave (an infinite loop in answer cell ``loop_in``), erin
+    (``syntax_error``: answer cell and the edit that breaks it)."""
+    description, slip_cell, slip_edit = slip
+    error_cell, error_edit = syntax_error
+    return {
+        "alice": ("perfect solution", perfect),
+        "bob": ("untouched student notebook", untouched),
+        "carol": (f"{description} (passes visible, fails hidden tests)", _edit_answer(slip_cell, slip_edit)),
+        "dave": (f"infinite loop in the {loop_in} cell", _edit_answer(loop_in, lambda s: INFINITE_LOOP + s)),
+        "erin": (f"syntax error in {error_cell}", _edit_answer(error_cell, error_edit)),
+    }
+
+
 #: per assignment, student id -> (description, how the submission is made)
 DEMO_CLASSES: dict[str, dict[str, tuple[str, Callable]]] = {
-    "01_amplitude_regression": {
-        "alice": ("perfect solution", perfect),
-        "bob": ("untouched student notebook", untouched),
-        "carol": ("neg_log_gauss with a broadcasting bug (passes visible, fails hidden tests)",
-                  _edit_answer("neg_log_gauss", _broadcasting_nll)),
-        "dave": ("infinite loop in the neg_log_gauss cell", _edit_answer("neg_log_gauss", lambda s: INFINITE_LOOP + s)),
-        "erin": ("syntax error in get_prediction", _edit_answer("get_prediction", _syntax_error)),
-    },
-    "02_mnist_bayes_by_backprop": {
-        "alice": ("perfect solution", perfect),
-        "bob": ("untouched student notebook", untouched),
-        "carol": ("minibatch_loss with 2^M formed literally (passes visible, fails hidden tests)",
-                  _edit_answer("minibatch_loss", _blundell_overflows)),
-        "dave": ("infinite loop in the BayesianLinear cell", _edit_answer("bayesian_linear", lambda s: INFINITE_LOOP + s)),
-        "erin": ("syntax error in mc_predict", _edit_answer("mc_predict", _syntax_error)),
-    },
-    "03_jet_bayesian_cnn": {
-        "alice": ("perfect solution", perfect),
-        "bob": ("untouched student notebook", untouched),
-        "carol": ("KL(p || q) instead of KL(q || p) in BBBConv2d (passes visible, fails hidden tests)",
-                  _edit_answer("bbbconv2d", _kl_prior_first)),
-        "dave": ("infinite loop in the train_epoch cell", _edit_answer("train_epoch", lambda s: INFINITE_LOOP + s)),
-        "erin": ("syntax error in get_prediction", _edit_answer("get_prediction", _syntax_error)),
-    },
-    "04_top_tagging_deepsets": {
-        "alice": ("perfect solution", perfect),
-        "bob": ("untouched student notebook", untouched),
-        "carol": ("masked mean divided by all slots, not by the jet's constituents (passes visible, fails hidden tests)",
-                  _edit_answer("pseudo_particle_flow", _mean_over_all_slots)),
-        "dave": ("infinite loop in the EarlyStopping cell", _edit_answer("early_stopping", lambda s: INFINITE_LOOP + s)),
-        "erin": ("syntax error in jet_axis_features", _edit_answer("jet_axis_features", _missing_colon)),
-    },
+    "01_amplitude_regression": _class_of_five(
+        ("neg_log_gauss with a broadcasting bug", "neg_log_gauss", _broadcasting_nll), "neg_log_gauss",
+        ("get_prediction", _syntax_error)),
+    "02_mnist_bayes_by_backprop": _class_of_five(
+        ("minibatch_loss with 2^M formed literally", "minibatch_loss", _blundell_overflows), "bayesian_linear",
+        ("mc_predict", _syntax_error)),
+    "03_jet_bayesian_cnn": _class_of_five(
+        ("KL(p || q) instead of KL(q || p) in BBBConv2d", "bbbconv2d", _kl_prior_first), "train_epoch",
+        ("get_prediction", _syntax_error)),
+    "04_top_tagging_deepsets": _class_of_five(
+        ("masked mean divided by all slots, not by the jet's constituents", "pseudo_particle_flow", _mean_over_all_slots),
+        "early_stopping", ("jet_axis_features", _missing_colon)),
 }
 
 
