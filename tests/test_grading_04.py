@@ -1,5 +1,8 @@
 """Tutorial 04's grade cells against plausible wrong answers (each must lose points) and against
 differently written right answers (each must keep full marks)."""
+from pathlib import Path
+
+from course_utils.instructor import notebooks
 from grading_harness import grading_tests
 
 ASSIGNMENT = "04_top_tagging_deepsets"
@@ -53,60 +56,31 @@ WRONG = {
 }
 
 
-EINSUM_POOLING = '''
-class PseudoParticleFlow(nn.Module):
-    def __init__(self, dim_input=4, inner_dim=64, layers_Phi=((64, nn.ReLU()),), layers_F=((64, nn.ReLU()),)):
-        super().__init__()
-        self.input_size, self.inner_dim = dim_input, inner_dim
-        phi, size = [], dim_input
-        for width, activation in layers_Phi:
-            phi += [nn.Linear(size, width)] + ([copy.deepcopy(activation)] if activation is not None else [])
-            size = width
-        self.Phi = nn.Sequential(*phi, nn.Linear(size, inner_dim))
-        f, size = [], inner_dim
-        for width, activation in layers_F:
-            f += [nn.Linear(size, width)] + ([copy.deepcopy(activation)] if activation is not None else [])
-            size = width
-        self.F = nn.Sequential(*f, nn.Linear(size, 1), nn.Sigmoid())
+# the constructor is given in the notebook: both alternatives keep it and write their own pooling
+def _with_given_constructor(pooling: str) -> str:
+    """The solution's PseudoParticleFlow class with its latent/forward replaced by ``pooling``."""
+    root = Path(__file__).resolve().parent.parent
+    source = notebooks.strip_solution_markers(
+        notebooks.solution_cells(notebooks.read(notebooks.solution_path(root, ASSIGNMENT)))["pseudo_particle_flow"].source)
+    return source[:source.index("    def latent(")] + pooling
 
-    def proba_from_latent(self, ell):
-        return self.F(ell)
 
-    def latent(self, x, m):
+EINSUM_POOLING = _with_given_constructor('''    def latent(self, x, m):
         m = m.float()
         return torch.einsum("ijk,ij->ik", self.Phi(x), m) / torch.einsum("ij->i", m).unsqueeze(1)
 
     def forward(self, x, m):
         ell = self.latent(x, m)
         return self.F(ell)
-'''
-WHERE_POOLING = '''
-class PseudoParticleFlow(nn.Module):
-    def __init__(self, dim_input=4, inner_dim=64, layers_Phi=((64, nn.ReLU()),), layers_F=((64, nn.ReLU()),)):
-        super().__init__()
-        self.input_size, self.inner_dim = dim_input, inner_dim
-        phi, size = [], dim_input
-        for width, activation in layers_Phi:
-            phi += [nn.Linear(size, width), copy.deepcopy(activation)]
-            size = width
-        self.Phi = nn.Sequential(*phi, nn.Linear(size, inner_dim))
-        f, size = [], inner_dim
-        for width, activation in layers_F:
-            f += [nn.Linear(size, width), copy.deepcopy(activation)]
-            size = width
-        self.F = nn.Sequential(*f, nn.Linear(size, 1), nn.Sigmoid())
-
-    def proba_from_latent(self, ell):
-        return self.F(ell)
-
-    def latent(self, x, m):
+''')
+WHERE_POOLING = _with_given_constructor('''    def latent(self, x, m):
         real = m.bool().unsqueeze(-1)
         phi = torch.where(real, self.Phi(x), torch.zeros(()))
         return phi.sum(dim=1) / real.sum(dim=1).clamp(min=1)
 
     def forward(self, x, m):
         return self.proba_from_latent(self.latent(x, m))
-'''
+''')
 DEEPCOPY_STOPPER = '''
 class EarlyStopping:
     def __init__(self, patience):
