@@ -48,3 +48,24 @@ def test_calibration_of_calibrated_and_overconfident_probabilities():
     assert classification.expected_calibration_error(labels, probabilities) < 0.005
     overconfident = np.clip(0.5 + 1.5 * (probabilities - 0.5), 0, 1)
     assert classification.expected_calibration_error(labels, overconfident) > 0.05
+
+
+def test_reliability_diagram_takes_outcomes_per_model():
+    """Multi-class confidence (tutorial 02): each model has its own 0/1 outcomes (was its top class right)."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    from course_utils.notebook.plotting import plot_reliability
+
+    rng = np.random.default_rng(3)
+    confidence = {"calibrated": rng.uniform(0.1, 1.0, 4000), "overconfident": rng.uniform(0.1, 1.0, 4000)}
+    outcomes = {"calibrated": rng.uniform(size=4000) < confidence["calibrated"],
+                "overconfident": rng.uniform(size=4000) < 0.5 * confidence["overconfident"]}
+    ax = plot_reliability(outcomes, confidence, ylabel="fraction correct", xlabel="confidence")
+    legend = [text.get_text() for text in ax.get_legend().get_texts()]
+    for name in confidence:
+        ece = classification.expected_calibration_error(outcomes[name], confidence[name])
+        assert f"{name} (ECE {ece:.3f})" in legend
+    assert ax.get_ylabel() == "fraction correct" and ax.get_xlabel() == "confidence"
+    eces = [classification.expected_calibration_error(outcomes[n], confidence[n]) for n in confidence]
+    assert eces[0] < 0.05 < eces[1], "the per-model outcomes are used, not one array for all"

@@ -146,19 +146,26 @@ def plot_rocs(curves: Mapping[str, tuple[np.ndarray, np.ndarray]], ax=None, work
     return ax
 
 
-def plot_reliability(labels: np.ndarray, probabilities: Mapping[str, np.ndarray], ax=None, bins: int = 10):
-    """Reliability diagram: observed signal fraction against the predicted probability, per model."""
+def plot_reliability(labels: np.ndarray | Mapping[str, np.ndarray], probabilities: Mapping[str, np.ndarray], ax=None,
+                     bins: int = 10, xlabel: str = "predicted top probability",
+                     ylabel: str = "observed fraction of top jets"):
+    """Reliability diagram: observed fraction of positives against the predicted probability, per model.
+
+    ``labels`` holds the 0/1 outcomes, one array for all models or one per model (e.g. whether each
+    model's top class was right, for a multi-class confidence diagram); the legend gives each ECE.
+    """
     from .classification import calibration_curve, expected_calibration_error
 
     if ax is None:
         _, ax = plt.subplots()
     ax.plot([0, 1], [0, 1], "k--", lw=1, label="perfectly calibrated")
     for name, values in probabilities.items():
-        centres, fraction, error, counts = calibration_curve(labels, values, bins)
+        outcomes = labels[name] if isinstance(labels, Mapping) else labels
+        centres, fraction, error, counts = calibration_curve(outcomes, values, bins)
         filled = counts > 0
         ax.errorbar(centres[filled], fraction[filled], yerr=error[filled], marker="o", ms=4, capsize=2,
-                    label=f"{name} (ECE {expected_calibration_error(labels, values, bins):.3f})")
-    ax.set_xlabel("predicted top probability")
-    ax.set_ylabel("observed fraction of top jets")
+                    label=f"{name} (ECE {expected_calibration_error(outcomes, values, bins):.3f})")
+    ax.set_xlabel(xlabel)
+    ax.set_ylabel(ylabel)
     ax.legend(fontsize=9)
     return ax
