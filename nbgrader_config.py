@@ -28,11 +28,17 @@ c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedb
 # Per-cell time limits. A cell may carry its own limit as ``metadata.timeout`` (seconds):
 # training cells do, test cells use the default. A cell that runs past its limit is
 # interrupted and scores zero; the cells after it still run.
+# At autograding every cell gets GRADING_CELL_TIMEOUT: the notebooks then run their shortest setting,
+# where no cell takes more than a few seconds, so a runaway loop costs 15 s, not two minutes (the slowest cell takes 3 s).
 DEFAULT_CELL_TIMEOUT = 120
+GRADING_CELL_TIMEOUT = 15
+GRADING = sys.argv[1:2] == ["autograde"]
 
 
 def cell_timeout(cell) -> int:
-    """Seconds the autograder waits for one cell."""
+    """Seconds nbgrader waits for one cell."""
+    if GRADING:
+        return GRADING_CELL_TIMEOUT
     return int(cell.get("metadata", {}).get("timeout", DEFAULT_CELL_TIMEOUT))
 
 
@@ -45,10 +51,32 @@ c.Execute.extra_arguments = ["--HistoryManager.hist_file=:memory:", "--Interacti
 c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, CSSHTMLHeaderPreprocessor]
 
 # `nbgrader autograde` runs every notebook at its "grading" setting (the shortest training that runs
-# every cell; grade cells never use the trained network), whatever SCALE the student chose.
+# every cell; grade cells never use the trained network), whatever SCALE the student chose, on one
+# thread (several kernels share the cores; serial and parallel grading print the same numbers).
+# Each kernel's memory is capped (COURSE_KERNEL_MEMORY_MB, default 4096) and a kernel that dies costs
+# only the cells from the one that killed it on (course_utils/instructor/grading_kernels.py).
+# `python -m course_utils.instructor grade` runs the same command in two phases (COURSE_GRADING_PHASE):
+# "execute" in a sandbox per student, then "replay" of those outputs into this course's gradebook.
 # Only for that command: a JupyterLab server that reads this file must not change students' runs.
-if sys.argv[1:2] == ["autograde"]:
+if GRADING:
     os.environ.setdefault("COURSE_SCALE", "grading")
+    os.environ.setdefault("COURSE_THREADS", "1")
+    os.environ.setdefault("OMP_NUM_THREADS", "1")
+
+    from nbconvert.preprocessors import ClearMetadataPreprocessor
+    from nbgrader.preprocessors import AssignLatePenalties, CheckCellMetadata, IgnorePattern, LimitOutput, SaveAutoGrades
+
+    from course_utils.instructor.grading_kernels import HardenedExecute, ReplayExecution, memory_limit_arguments
+
+    c.Execute.extra_arguments = c.Execute.extra_arguments + memory_limit_arguments()
+    phase = os.environ.get("COURSE_GRADING_PHASE", "")
+    if phase == "execute":  # in a throwaway sandbox: run the notebook, grade nothing
+        c.Autograde.autograde_preprocessors = [HardenedExecute]
+    else:
+        runner = ReplayExecution if phase == "replay" else HardenedExecute
+        c.ReplayExecution.executed_root = os.environ.get("COURSE_REPLAY_DIR", "")
+        c.Autograde.autograde_preprocessors = [runner, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
+                                               SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
 
 # JupyterLab's assignment list needs an exchange folder that exists.
 c.Exchange.root = "grading/exchange"

@@ -1,8 +1,11 @@
-"""python -m course_utils.instructor {generate,execute,demo,summary,outputs} ASSIGNMENT...
+"""python -m course_utils.instructor {generate,execute,grade,report,demo,summary,outputs} ASSIGNMENT...
 
 generate  student notebooks (nbgrader release) from the solutions
 execute   run the solutions with papermill at --scale, record metrics and run times
-demo      autograde a demo class of five synthetic students
+grade     autograde every submission in grading/submitted on all cores (--workers N), then write
+          feedback and grading/grades.csv; the scores are those of `nbgrader autograde`
+report    the instructor report from the gradebook: CSV files and a figure in grading/reports/
+demo      autograde a demo class (five kinds of students and six attacks on the grader), with its report
 summary   print the course summary table
 outputs   re-execute the solutions in place (CI scale, offline data): the outputs nbval checks
 """
@@ -16,9 +19,11 @@ from ..notebook.paths import course_root
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m course_utils.instructor", description=__doc__)
-    parser.add_argument("command", choices=("generate", "execute", "demo", "summary", "outputs"))
+    parser.add_argument("command", choices=("generate", "execute", "grade", "report", "demo", "summary", "outputs"))
     parser.add_argument("assignments", nargs="+")
     parser.add_argument("--scale", default="ci", choices=("ci", "full"))
+    parser.add_argument("--workers", type=int, default=None, help="grade: parallel kernels (default: one per core)")
+    parser.add_argument("--course", default=None, help="grade, report: the course folder (default: this course)")
     args = parser.parse_args(argv)
     root = course_root()
 
@@ -38,13 +43,48 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"error: {assignment} failed: {exc}", file=sys.stderr)
                 return 1
             print(f"  {result['runtime_s']} s, metrics {result['metrics']}")
+    elif args.command == "grade":
+        from pathlib import Path
+
+        from .demo import grade
+
+        course = Path(args.course).resolve() if args.course else root
+        for assignment in args.assignments:
+            print(f"autograding {assignment} ...", flush=True)
+            try:
+                cell_grades, run = grade(course, assignment, workers=args.workers)
+            except (FileNotFoundError, RuntimeError) as error:
+                print(f"error: {error}", file=sys.stderr)
+                return 1
+            print(f"  {len(run.students)} submissions in {run.seconds:g} s on {run.workers} workers; "
+                  f"feedback in grading/feedback, scores in grading/grades.csv")
+            for student, cells in sorted(cell_grades.items()):
+                score, maximum = sum(s for s, _ in cells.values()), sum(m for _, m in cells.values())
+                print(f"    {student:12s} {score:4g}/{maximum:g}")
+            for label, found in (("not a valid notebook (0 points)", run.invalid), ("not run (0 points)", run.failed),
+                                 ("wrote into course files (in its sandbox; no effect)", run.tampered)):
+                for student, what in found.items():
+                    print(f"  ! {student}: {label}: {what}")
+            if run.restored:
+                print(f"  ! files of the course changed during the run and were restored: {run.restored}")
+    elif args.command == "report":
+        from pathlib import Path
+
+        from .report import write_report
+
+        course = Path(args.course).resolve() if args.course else root
+        for path in write_report(course, args.assignments):
+            print(f"report: {path}")
     elif args.command == "demo":
         from .demo import run_demo
 
         print("autograding the demo class ...", flush=True)
-        for assignment, students in run_demo(root, args.assignments).items():
-            for student, info in sorted(students.items()):
-                print(f"  {assignment} {student:6s} {info['score']:g}/{info['max_score']:g}  ({info['description']})")
+        for assignment, result in run_demo(root, args.assignments).items():
+            print(f"  {assignment}: {len(result['students'])} submissions in {result['run']['seconds']:g} s "
+                  f"on {result['run']['workers']} workers")
+            for student, info in sorted(result["students"].items()):
+                note = f"  [{info['note']}]" if info["note"] else ""
+                print(f"    {student:8s} {info['score']:4g}/{info['max_score']:g}  {info['description']}{note}")
     elif args.command == "outputs":
         from .outputs import refresh_outputs
 

@@ -12,6 +12,7 @@ import shutil
 from pathlib import Path
 
 from . import notebooks
+from .class_grading import grade_class, write_run_log
 from .execute import results_dir
 from .generate import generate_release
 from .nbgrader_cli import grades, run_nbgrader
@@ -36,34 +37,62 @@ def submit(course_dir: Path, assignment: str, students: dict) -> None:
     solution = notebooks.read(notebooks.solution_path(course_dir, assignment))
     for student, (_, make) in students.items():
         target = course_dir / "grading" / "submitted" / student / assignment / f"{assignment}.ipynb"
-        notebooks.write(make(release, solution), target)
+        submission = make(release, solution)
+        if isinstance(submission, str):  # a broken file, written as it is
+            target.parent.mkdir(parents=True, exist_ok=True)
+            target.write_text(submission)
+        else:
+            notebooks.write(submission, target)
 
 
-def grade(course_dir: Path, assignment: str, env: dict[str, str] | None = None) -> dict:
-    """Autograde, generate feedback, export the CSV; return the per-cell grades."""
-    run_nbgrader(course_dir, "autograde", assignment, "--force", env=env)
+def grade(course_dir: Path, assignment: str, env: dict[str, str] | None = None, workers: int | None = None,
+          serial: bool = False) -> dict:
+    """Autograde (in parallel, or with nbgrader's serial command), generate feedback, export the CSV;
+    return the per-cell grades and, in parallel, the class run's report."""
+    run = None
+    if serial:
+        run_nbgrader(course_dir, "autograde", assignment, "--force", env=env)
+    else:
+        run = grade_class(course_dir, assignment, workers=workers, env=env)
+        write_run_log(run, Path(course_dir) / "grading" / "runs" / f"{assignment}.json")
     run_nbgrader(course_dir, "generate_feedback", assignment, "--force", env=env)
     run_nbgrader(course_dir, "export", "--to", "grading/grades.csv", env=env)
-    return grades(course_dir, assignment)
+    return grades(course_dir, assignment), run
+
+
+def _run_note(run, student: str) -> str:
+    """What the class run noticed about ``student`` beyond the score."""
+    if student in run.invalid:
+        return run.invalid[student]
+    if student in run.failed:
+        return run.failed[student]
+    if student in run.tampered:
+        return "wrote into the course files of its sandbox: " + ", ".join(run.tampered[student])
+    return ""
 
 
 def run_demo(root: Path, assignments: list[str], course_dir: Path | None = None) -> dict:
-    """Demo class for every assignment; stores ``build/results/demo.json``."""
+    """Demo class (with the submissions that attack the grader) for every assignment, graded in
+    parallel; stores ``build/results/demo.json``."""
     course_dir = course_dir or root / "build" / "demo-course"
     prepare_course(root, course_dir, assignments)
     summary = {}
     for assignment in assignments:
-        students = demo_class(assignment)
+        students = demo_class(assignment, hardening=True)
         submit(course_dir, assignment, students)
-        cell_grades = grade(course_dir, assignment, env={"COURSE_ROOT": str(root)})
+        cell_grades, run = grade(course_dir, assignment, env={"COURSE_ROOT": str(root)})
         summary[assignment] = {
-            student: {
-                "description": students[student][0],
-                "score": sum(score for score, _ in cells.values()),
-                "max_score": sum(maximum for _, maximum in cells.values()),
-                "cells": cells,
-            }
-            for student, cells in cell_grades.items()
+            "students": {
+                student: {
+                    "description": students[student][0],
+                    "score": sum(score for score, _ in cells.values()),
+                    "max_score": sum(maximum for _, maximum in cells.values()),
+                    "cells": cells,
+                    "note": _run_note(run, student),
+                }
+                for student, cells in cell_grades.items()
+            },
+            "run": {"seconds": run.seconds, "workers": run.workers, "restored": run.restored},
         }
     (results_dir(root) / "demo.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary

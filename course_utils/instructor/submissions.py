@@ -8,6 +8,8 @@ from __future__ import annotations
 import copy
 from typing import Callable
 
+import nbformat
+
 from . import notebooks
 
 INFINITE_LOOP = "while True:  # a student's runaway loop\n    pass\n"
@@ -110,8 +112,104 @@ DEMO_CLASSES: dict[str, dict[str, tuple[str, Callable]]] = {
 }
 
 
-def demo_class(assignment: str) -> dict[str, tuple[str, Callable]]:
-    """The demo students of ``assignment``."""
+def demo_class(assignment: str, hardening: bool = False) -> dict[str, tuple[str, Callable]]:
+    """The demo students of ``assignment``; with ``hardening``, also the submissions that attack the grader."""
     if assignment not in DEMO_CLASSES:
         raise KeyError(f"no demo class for {assignment}: add one to DEMO_CLASSES")
-    return DEMO_CLASSES[assignment]
+    return {**DEMO_CLASSES[assignment], **(HARDENING_CLASS if hardening else {})}
+
+
+# Submissions that try to take the grader down. They work on any assignment: the answer cells and grade
+# cells they break are found from the notebook's structure (each answer cell is followed by its tests).
+MEMORY_BOMB = ("hoard = [np.ones(2**24) for _ in range(10**6)]  # 128 MiB at a time, until memory runs out\n")
+KERNEL_KILL = "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)  # the kernel kills itself\n"
+COURSE_WRITER = """import pathlib
+# writes garbage where a course folder keeps its gradebook, its config and the instructor's notebook
+for target in ["../../../gradebook.db", "../../../../nbgrader_config.py"]:
+    pathlib.Path(target).write_text("overwritten by a student")
+for target in pathlib.Path("../../../../solutions").glob("*/*.ipynb"):
+    target.write_text("{}")
+"""
+
+
+def answer_ids(notebook) -> list[str]:
+    """Answer cells' grade ids, in notebook order."""
+    return [notebooks.nbgrader_meta(c)["grade_id"] for c in notebook.cells if notebooks.nbgrader_meta(c).get("solution")]
+
+
+def grade_ids_after(notebook, answer_id: str, until_next_answer: bool = True) -> list[str]:
+    """The grade cells after answer cell ``answer_id``: its own tests, or (not ``until_next_answer``) all of them."""
+    found, result = False, []
+    for cell in notebook.cells:
+        meta = notebooks.nbgrader_meta(cell)
+        if meta.get("solution"):
+            if found and until_next_answer:
+                break
+            found = found or meta["grade_id"] == answer_id
+        elif found and meta.get("grade"):
+            result.append(meta["grade_id"])
+    return result
+
+
+def _prefixed(position: int, code: str):
+    """The perfect submission with ``code`` run first in the answer cell at ``position`` (0, 1, ... or -1, -2)."""
+    def make(release, solution):
+        filled = perfect(release, solution)
+        cell = notebooks.solution_cells(filled)[answer_ids(filled)[position]]
+        cell.source = code + cell.source
+        return filled
+    return make
+
+
+def _without_first_grade_cell(release, solution):
+    filled = perfect(release, solution)
+    first = next(notebooks.graded_cells(filled))
+    filled.cells.remove(first)
+    return filled
+
+
+def _last_grade_cell_before_its_answer(release, solution):
+    filled = perfect(release, solution)
+    last = list(notebooks.graded_cells(filled))[-1]
+    answer = notebooks.solution_cells(filled)[answer_ids(filled)[-1]]
+    filled.cells.remove(last)
+    filled.cells.insert(filled.cells.index(answer), last)
+    return filled
+
+
+def _with_writer(release, solution):
+    filled = perfect(release, solution)
+    filled.cells.insert(filled.cells.index(next(notebooks.graded_cells(filled))),
+                        nbformat.v4.new_code_cell(COURSE_WRITER))
+    return filled
+
+
+def _truncated_json(release, solution) -> str:
+    """The perfect notebook's file cut off half way: not valid JSON."""
+    text = nbformat.writes(perfect(release, solution))
+    return text[: len(text) // 2]
+
+
+#: student id -> (description, how the submission is made); a maker may return text (written as is)
+HARDENING_CLASS: dict[str, tuple[str, Callable]] = {
+    "frank": ("memory bomb in the last answer cell", _prefixed(-1, MEMORY_BOMB)),
+    "grace": ("kills its own kernel in the second-to-last answer cell", _prefixed(-2, KERNEL_KILL)),
+    "heidi": ("deleted the first grade cell", _without_first_grade_cell),
+    "ivan": ("moved the last grade cell above its answer cell", _last_grade_cell_before_its_answer),
+    "judy": ("writes into the course folder and the gradebook (answers perfect)", _with_writer),
+    "mallory": ("notebook file cut in half: not valid JSON", _truncated_json),
+}
+
+
+def hardening_expectations(solution) -> dict[str, list[str] | None]:
+    """Per hardening student, the grade cells that must score 0 (the rest keeps full marks); None: all of them."""
+    answers = answer_ids(solution)
+    graded = [notebooks.nbgrader_meta(c)["grade_id"] for c in notebooks.graded_cells(solution)]
+    return {
+        "frank": grade_ids_after(solution, answers[-1]),
+        "grace": grade_ids_after(solution, answers[-2], until_next_answer=False),
+        "heidi": graded[:1],
+        "ivan": graded[-1:],
+        "judy": [],
+        "mallory": None,
+    }

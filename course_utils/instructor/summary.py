@@ -29,7 +29,7 @@ def summary_table(root: Path, assignments: list[str]) -> str:
              "|---|---|---|---|---|---|"]
     for assignment in assignments:
         runs = sorted(folder.glob(f"{assignment}.*.json"))
-        scores = demo.get(assignment, {})
+        scores = demo.get(assignment, {}).get("students", {})
         score_text = ", ".join(
             f"{student} {info['score']:g}/{info['max_score']:g}" for student, info in sorted(scores.items())
         ) or "not graded"
@@ -41,9 +41,9 @@ def summary_table(root: Path, assignments: list[str]) -> str:
                 f"| {assignment} | {result['scale']} | {result['runtime_s']:.0f} s | "
                 f"{_format_metrics(result['metrics'])} | {_range_check(root, assignment, result)} | {score_text} |"
             )
-    for assignment, students in demo.items():
+    for assignment, result in demo.items():
         if assignment in assignments:
             lines.append("")
             lines.append(f"demo class of {assignment}: " + "; ".join(
-                f"{student} = {info['description']}" for student, info in sorted(students.items())))
+                f"{student} = {info['description']}" for student, info in sorted(result["students"].items())))
     return "\n".join(lines)

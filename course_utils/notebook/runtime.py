@@ -26,10 +26,12 @@ def setup_run(seed: int = 0, threads: int = 2, prefer_gpu: bool = True) -> torch
     """Seed everything, fix the CPU thread count and return the device to use.
 
     Float32 reductions depend on the thread count, so fixing it makes printed numbers
-    identical between re-runs on the same machine (what nbval checks).
+    identical between re-runs on the same machine (what nbval checks). ``$COURSE_THREADS``, when
+    set, overrides ``threads``: the autograder runs every kernel on one thread, so that several
+    kernels share the cores without oversubscription and serial and parallel grading agree.
     """
     os.environ.setdefault("PYTHONHASHSEED", str(seed))
-    torch.set_num_threads(threads)
+    torch.set_num_threads(int(os.environ.get("COURSE_THREADS") or threads))
     seed_everything(seed)
     device = pick_device(prefer_gpu)
     if device.type == "cuda":
