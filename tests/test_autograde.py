@@ -1,16 +1,28 @@
-"""Autograding end to end in a temporary course: for each assignment, a demo class of five kinds of
-submission, graded by nbgrader at the grading scale."""
+"""Autograding end to end in temporary courses, as an instructor runs it.
+
+Every assignment's demo class (five kinds of submission) is graded by the parallel command, run as the
+README shows it (`make grade A=... COURSE_DIR=... WORKERS=2` from the course root). Tutorial 01's class
+also holds the six submissions that attack the grader, and its demo class of five is graded a second
+time by nbgrader's own serial `nbgrader autograde`: the gradebook and the feedback must be the same.
+"""
+import hashlib
 import html
+import json
 import re
+import sqlite3
+import subprocess
 
 import pytest
 
 from conftest import ASSIGNMENTS
 from course_utils.instructor import notebooks
 from course_utils.instructor.demo import grade, prepare_course, submit
-from course_utils.instructor.submissions import demo_class
+from course_utils.instructor.nbgrader_cli import grades
+from course_utils.instructor.submissions import HARDENING_CLASS, demo_class, hardening_expectations
 
 pytestmark = pytest.mark.slow
+
+HARDENED = "01_amplitude_regression"  # the assignment whose demo class also attacks the grader
 
 # per assignment and broken student: the grade cells that must score zero, and those that must keep
 # full marks (None: every other cell)
@@ -52,35 +64,70 @@ def test_every_assignment_has_demo_expectations():
     assert set(EXPECTED) == set(ASSIGNMENTS)
 
 
+def class_of(assignment: str) -> dict:
+    return demo_class(assignment, hardening=assignment == HARDENED)
+
+
+def make_course(root, folder, assignment, students):
+    prepare_course(root, folder, [assignment])
+    submit(folder, assignment, students)
+    return folder
+
+
+@pytest.fixture(scope="module")
+def class_runs(root, tmp_path_factory, notebook_env):
+    """Each assignment's class graded once, on first use, in parallel with `make grade` as the README shows it."""
+    cache = {}
+
+    def run_for(assignment):
+        if assignment not in cache:
+            course = make_course(root, tmp_path_factory.mktemp("course"), assignment, class_of(assignment))
+            result = subprocess.run(["make", "-s", "grade", f"A={assignment}", f"COURSE_DIR={course}", "WORKERS=2"],
+                                    cwd=root, env=notebook_env, capture_output=True, text=True)
+            assert result.returncode == 0, result.stdout + result.stderr
+            solution = notebooks.read(notebooks.solution_path(root, assignment))
+            run = json.loads((course / "grading" / "runs" / f"{assignment}.json").read_text())
+            cache[assignment] = assignment, course, solution, grades(course, assignment), run, result.stdout
+        return cache[assignment]
+
+    return run_for
+
+
 @pytest.fixture(scope="module", params=ASSIGNMENTS)
-def graded(request, root, tmp_path_factory, notebook_env):
-    assignment = request.param
-    course = tmp_path_factory.mktemp("course")
-    prepare_course(root, course, [assignment])
-    with open(course / "nbgrader_config.py", "a") as config:
-        config.write("\nDEFAULT_CELL_TIMEOUT = 20  # cut the runaway loop off quickly\n")
-    submit(course, assignment, demo_class(assignment))
-    solution = notebooks.read(notebooks.solution_path(root, assignment))
-    return assignment, course, solution, grade(course, assignment, env=notebook_env)
+def graded(request, class_runs):
+    return class_runs(request.param)
+
+
+@pytest.fixture(scope="module")
+def hardened(class_runs):
+    return class_runs(HARDENED)
+
+
+@pytest.fixture(scope="module")
+def graded_serially(root, tmp_path_factory, notebook_env):
+    """Tutorial 01's demo class of five graded by nbgrader's own serial command."""
+    course = make_course(root, tmp_path_factory.mktemp("serial"), HARDENED, demo_class(HARDENED))
+    cell_grades, _ = grade(course, HARDENED, env=notebook_env, serial=True)
+    return course, cell_grades
 
 
 def test_every_submission_is_graded_on_every_cell(graded):
-    assignment, _, solution, cell_grades = graded
+    assignment, _, solution, cell_grades, _, _ = graded
     expected = {notebooks.nbgrader_meta(c)["grade_id"] for c in notebooks.graded_cells(solution)}
-    assert set(cell_grades) == set(demo_class(assignment))
+    assert set(cell_grades) == set(class_of(assignment))
     for student, cells in cell_grades.items():
         assert set(cells) == expected, student
 
 
 def test_solution_gets_full_marks(graded):
-    _, _, solution, cell_grades = graded
+    _, _, solution, cell_grades, _, _ = graded
     alice = cell_grades["alice"]
     assert sum(s for s, _ in alice.values()) == notebooks.total_points(solution) > 0
     assert all(score == maximum for score, maximum in alice.values())
 
 
 def test_untouched_notebook_gets_zero(graded):
-    _, _, _, cell_grades = graded
+    _, _, _, cell_grades, _, _ = graded
     assert sum(score for score, _ in cell_grades["bob"].values()) == 0
 
 
@@ -88,7 +135,7 @@ def test_untouched_notebook_gets_zero(graded):
 def test_a_broken_submission_loses_what_it_breaks_and_only_that(graded, student):
     """carol passes the visible tests but not the hidden ones; dave's runaway loop is cut off by the
     cell time limit and later cells still run; erin's syntax error costs only its exercise."""
-    assignment, _, _, cell_grades = graded
+    assignment, _, _, cell_grades, _, _ = graded
     cells = cell_grades[student]
     zero, full = EXPECTED[assignment][student]
     full = [name for name in cells if name not in zero] if full is None else full
@@ -98,14 +145,14 @@ def test_a_broken_submission_loses_what_it_breaks_and_only_that(graded, student)
 
 def test_autograde_runs_the_notebook_at_the_grading_scale(graded):
     """nbgrader_config.py makes `nbgrader autograde` set COURSE_SCALE=grading; the notebook prints its scale."""
-    assignment, course, _, _ = graded
+    assignment, course, _, _, _, _ = graded
     autograded = notebooks.read(course / "grading" / "autograded" / "alice" / assignment / f"{assignment}.ipynb")
     printed = "".join(o.get("text", "") for c in autograded.cells if c.cell_type == "code" for o in c.outputs)
     assert "scale: grading" in printed
 
 
 def test_feedback_and_export_hide_hidden_tests(graded):
-    assignment, course, solution, _ = graded
+    assignment, course, solution, _, run, _ = graded
     hidden_lines = {
         line.strip()
         for cell in notebooks.graded_cells(solution)
@@ -114,10 +161,106 @@ def test_feedback_and_export_hide_hidden_tests(graded):
         if len(line.strip()) > 25 and not line.strip().startswith(("#", "assert"))
     }
     assert len(hidden_lines) > 10
-    for student in demo_class(assignment):
+    for student in class_of(assignment):
+        if student in run["invalid"]:  # not a notebook: no feedback, the run report says why
+            assert not (course / "grading" / "feedback" / student).exists()
+            continue
         page = (course / "grading" / "feedback" / student / assignment / f"{assignment}.html").read_text()
         assert "HIDDEN TESTS" not in page
         shown = [line for line in hidden_lines if html.escape(line) in page or line in page]
         assert not shown, f"{student}'s feedback shows hidden-test code: {shown[:3]}"
     exported = (course / "grading" / "grades.csv").read_text()
-    assert all(student in exported for student in demo_class(assignment))
+    assert all(student in exported for student in class_of(assignment))
+
+
+def gradebook_rows(course, assignment, students):
+    """Everything nbgrader's gradebook holds about the grading of ``students``, without timestamps."""
+    from nbgrader.api import Gradebook
+
+    rows = []
+    with Gradebook(f"sqlite:///{course / 'grading' / 'gradebook.db'}") as gradebook:
+        for student in students:
+            submission = gradebook.find_submission(assignment, student)
+            for notebook in submission.notebooks:
+                rows += [("grade", student, g.name, g.auto_score, g.manual_score, g.extra_credit, g.needs_manual_grade)
+                         for g in notebook.grades]
+                rows += [("comment", student, c.name, c.auto_comment, c.manual_comment) for c in notebook.comments]
+    return sorted(rows, key=repr)
+
+
+def feedback_content(course, assignment, student):
+    """The feedback page's text (tags, timestamps and printed durations removed) and its images."""
+    page = (course / "grading" / "feedback" / student / assignment / f"{assignment}.html").read_text()
+    images = re.findall(r"data:image/png;base64,([^\"']+)", page)
+    text = re.sub(r"<style.*?</style>|<script.*?</script>", "", page, flags=re.S)
+    text = re.sub(r"\d{4}-\d\d-\d\d[ T][\d:.]+", "TIME", re.sub(r"<[^>]+>", " ", text))
+    text = re.sub(r"\b\d+(\.\d+)?\s*(s|ms|min)\b", "DURATION", text)  # wall-clock times the notebook prints
+    return " ".join(text.split()), images
+
+
+def test_parallel_grading_equals_serial_nbgrader(hardened, graded_serially):
+    """Same scores per cell, same gradebook, same feedback (text and figures) as `nbgrader autograde`."""
+    assignment, course, _, cell_grades, _, _ = hardened
+    serial_course, serial_grades = graded_serially
+    students = sorted(demo_class(assignment))
+    assert {s: cell_grades[s] for s in students} == serial_grades
+    assert gradebook_rows(course, assignment, students) == gradebook_rows(serial_course, assignment, students)
+    for student in students:
+        text, images = feedback_content(course, assignment, student)
+        serial_text, serial_images = feedback_content(serial_course, assignment, student)
+        assert text == serial_text, student
+        assert images == serial_images and images, student
+
+
+def test_attacks_on_the_grader_cost_only_what_they_break(hardened):
+    """Memory bomb, kernel suicide, deleted and moved grade cells, writes into the course, invalid JSON:
+    each scores 0 on the cells it breaks and full marks elsewhere, and the class run goes on."""
+    _, _, solution, cell_grades, run, _ = hardened
+    for student, zero in hardening_expectations(solution).items():
+        cells = cell_grades[student]
+        zero = list(cells) if zero is None else zero
+        assert zero or student == "judy"
+        assert {name: cells[name][0] for name in zero} == dict.fromkeys(zero, 0.0), student
+        assert all(cells[name][0] == cells[name][1] for name in cells if name not in zero), student
+    assert set(HARDENING_CLASS) <= set(cell_grades)
+    assert list(run["invalid"]) == ["mallory"] and "not a valid notebook" in run["invalid"]["mallory"]
+    assert run["failed"] == {}
+
+
+def test_writes_into_the_course_land_in_a_sandbox_and_are_reported(hardened, root):
+    assignment, course, _, _, run, stdout = hardened
+    written = run["tampered"]["judy"]
+    assert {"grading/gradebook.db", "nbgrader_config.py", f"solutions/{assignment}/{assignment}.ipynb"} <= set(written)
+    assert list(run["tampered"]) == ["judy"] and run["restored"] == []
+    for name in ("nbgrader_config.py", f"solutions/{assignment}/{assignment}.ipynb"):
+        assert hashlib.sha256((course / name).read_bytes()).digest() == hashlib.sha256((root / name).read_bytes()).digest()
+    with sqlite3.connect(course / "grading" / "gradebook.db") as db:
+        assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
+    assert "judy: wrote into course files" in stdout and "mallory: not a valid notebook" in stdout
+
+
+def test_instructor_report(hardened, root, notebook_env):
+    """`make report` on the graded class: per-cell and per-exercise tables, the failures, totals, a figure."""
+    import pandas as pd
+
+    assignment, course, solution, cell_grades, _, _ = hardened
+    result = subprocess.run(["make", "-s", "report", f"COURSE_DIR={course}", f"A={assignment}"], cwd=root,
+                            env=notebook_env, capture_output=True, text=True)
+    assert result.returncode == 0, result.stdout + result.stderr
+    folder = course / "grading" / "reports"
+    cells = pd.read_csv(folder / f"{assignment}_cells.csv").set_index("grade_cell")
+    assert list(cells.index) == [notebooks.nbgrader_meta(c)["grade_id"] for c in notebooks.graded_cells(solution)]
+    for name, row in cells.iterrows():
+        scores = [grades_[name][0] for grades_ in cell_grades.values()]
+        assert row.mean_score == pytest.approx(sum(scores) / len(scores), abs=1e-3)
+        assert row.full_marks_fraction == pytest.approx(
+            sum(s == row.points for s in scores) / len(scores), abs=1e-3)
+    assert "NotImplementedError" in cells.loc["test_vblinear_forward", "top_failures"]  # bob's untouched notebook
+    assert "NameError" in cells.loc["test_get_prediction_shapes", "top_failures"]  # erin, frank
+    exercises = pd.read_csv(folder / f"{assignment}_exercises.csv")
+    assert exercises.points.sum() == notebooks.total_points(solution)
+    totals = pd.read_csv(folder / "students.csv").set_index("student")[assignment]
+    assert totals.to_dict() == {s: sum(v for v, _ in c.values()) for s, c in cell_grades.items()}
+    figure = (folder / f"{assignment}.png").read_bytes()
+    assert figure.startswith(b"\x89PNG") and len(figure) > 20_000
+    assert "get_prediction" in result.stdout and "mean total" in result.stdout

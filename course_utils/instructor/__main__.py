@@ -17,6 +17,20 @@ import sys
 from ..notebook.paths import course_root
 
 
+def _print_class_run(cell_grades: dict, run) -> None:
+    print(f"  {len(run.students)} submissions in {run.seconds:g} s on {run.workers} workers; "
+          f"feedback in grading/feedback, scores in grading/grades.csv")
+    for student, cells in sorted(cell_grades.items()):
+        score, maximum = sum(s for s, _ in cells.values()), sum(m for _, m in cells.values())
+        print(f"    {student:12s} {score:4g}/{maximum:g}")
+    for label, found in (("not a valid notebook (0 points)", run.invalid), ("not run (0 points)", run.failed),
+                         ("wrote into course files (in its sandbox, without effect)", run.tampered)):
+        for student, what in found.items():
+            print(f"  ! {student}: {label}: {what}")
+    if run.restored:
+        print(f"  ! course files changed during the run were restored: {', '.join(run.restored)}")
+
+
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m course_utils.instructor", description=__doc__)
     parser.add_argument("command", choices=("generate", "execute", "grade", "report", "demo", "summary", "outputs"))
@@ -46,35 +60,43 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "grade":
         from pathlib import Path
 
+        from .class_grading import submitted_students
         from .demo import grade
 
         course = Path(args.course).resolve() if args.course else root
+        graded = 0
         for assignment in args.assignments:
+            if not submitted_students(course, assignment):
+                print(f"{assignment}: no submissions in grading/submitted/*/{assignment}/, skipped")
+                continue
             print(f"autograding {assignment} ...", flush=True)
             try:
                 cell_grades, run = grade(course, assignment, workers=args.workers)
             except (FileNotFoundError, RuntimeError) as error:
                 print(f"error: {error}", file=sys.stderr)
                 return 1
-            print(f"  {len(run.students)} submissions in {run.seconds:g} s on {run.workers} workers; "
-                  f"feedback in grading/feedback, scores in grading/grades.csv")
-            for student, cells in sorted(cell_grades.items()):
-                score, maximum = sum(s for s, _ in cells.values()), sum(m for _, m in cells.values())
-                print(f"    {student:12s} {score:4g}/{maximum:g}")
-            for label, found in (("not a valid notebook (0 points)", run.invalid), ("not run (0 points)", run.failed),
-                                 ("wrote into course files (in its sandbox; no effect)", run.tampered)):
-                for student, what in found.items():
-                    print(f"  ! {student}: {label}: {what}")
-            if run.restored:
-                print(f"  ! files of the course changed during the run and were restored: {run.restored}")
+            graded += 1
+            _print_class_run(cell_grades, run)
+        if not graded:
+            print("error: no submissions to grade (nbgrader collects them into grading/submitted/<student>/<assignment>/)",
+                  file=sys.stderr)
+            return 1
     elif args.command == "report":
         from pathlib import Path
 
-        from .report import write_report
+        from .report import report_text, write_report
 
         course = Path(args.course).resolve() if args.course else root
-        for path in write_report(course, args.assignments):
-            print(f"report: {path}")
+        if not (course / "grading" / "gradebook.db").is_file():
+            print(f"error: no gradebook in {course / 'grading'}: grade a class first (make grade)", file=sys.stderr)
+            return 1
+        written = write_report(course, args.assignments)
+        for assignment in sorted({p.name.split("_cells")[0] for p in written if p.name.endswith("_cells.csv")}):
+            print(report_text(course, assignment))
+        for path in written:
+            print(f"  written: {path}")
+        if not written:
+            print("no graded submissions in the gradebook yet")
     elif args.command == "demo":
         from .demo import run_demo
 

@@ -51,3 +51,22 @@ def strip_solution_markers(source: str) -> str:
 
 def cells_with_tag(notebook, tag: str) -> list:
     return [cell for cell in notebook.cells if tag in cell.get("metadata", {}).get("tags", [])]
+
+
+def answer_ids(notebook) -> list[str]:
+    """Answer cells' grade ids, in notebook order."""
+    return [nbgrader_meta(c)["grade_id"] for c in notebook.cells if nbgrader_meta(c).get("solution")]
+
+
+def grade_ids_after(notebook, answer_id: str, until_next_answer: bool = True) -> list[str]:
+    """The grade cells after answer cell ``answer_id``: its own tests, or (not ``until_next_answer``) all of them."""
+    found, result = False, []
+    for cell in notebook.cells:
+        meta = nbgrader_meta(cell)
+        if meta.get("solution"):
+            if found and until_next_answer:
+                break
+            found = found or meta["grade_id"] == answer_id
+        elif found and meta.get("grade"):
+            result.append(meta["grade_id"])
+    return result

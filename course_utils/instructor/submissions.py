@@ -132,30 +132,11 @@ for target in pathlib.Path("../../../../solutions").glob("*/*.ipynb"):
 """
 
 
-def answer_ids(notebook) -> list[str]:
-    """Answer cells' grade ids, in notebook order."""
-    return [notebooks.nbgrader_meta(c)["grade_id"] for c in notebook.cells if notebooks.nbgrader_meta(c).get("solution")]
-
-
-def grade_ids_after(notebook, answer_id: str, until_next_answer: bool = True) -> list[str]:
-    """The grade cells after answer cell ``answer_id``: its own tests, or (not ``until_next_answer``) all of them."""
-    found, result = False, []
-    for cell in notebook.cells:
-        meta = notebooks.nbgrader_meta(cell)
-        if meta.get("solution"):
-            if found and until_next_answer:
-                break
-            found = found or meta["grade_id"] == answer_id
-        elif found and meta.get("grade"):
-            result.append(meta["grade_id"])
-    return result
-
-
 def _prefixed(position: int, code: str):
     """The perfect submission with ``code`` run first in the answer cell at ``position`` (0, 1, ... or -1, -2)."""
     def make(release, solution):
         filled = perfect(release, solution)
-        cell = notebooks.solution_cells(filled)[answer_ids(filled)[position]]
+        cell = notebooks.solution_cells(filled)[notebooks.answer_ids(filled)[position]]
         cell.source = code + cell.source
         return filled
     return make
@@ -171,7 +152,7 @@ def _without_first_grade_cell(release, solution):
 def _last_grade_cell_before_its_answer(release, solution):
     filled = perfect(release, solution)
     last = list(notebooks.graded_cells(filled))[-1]
-    answer = notebooks.solution_cells(filled)[answer_ids(filled)[-1]]
+    answer = notebooks.solution_cells(filled)[notebooks.answer_ids(filled)[-1]]
     filled.cells.remove(last)
     filled.cells.insert(filled.cells.index(answer), last)
     return filled
@@ -203,11 +184,11 @@ HARDENING_CLASS: dict[str, tuple[str, Callable]] = {
 
 def hardening_expectations(solution) -> dict[str, list[str] | None]:
     """Per hardening student, the grade cells that must score 0 (the rest keeps full marks); None: all of them."""
-    answers = answer_ids(solution)
+    answers = notebooks.answer_ids(solution)
     graded = [notebooks.nbgrader_meta(c)["grade_id"] for c in notebooks.graded_cells(solution)]
     return {
-        "frank": grade_ids_after(solution, answers[-1]),
-        "grace": grade_ids_after(solution, answers[-2], until_next_answer=False),
+        "frank": notebooks.grade_ids_after(solution, answers[-1]),
+        "grace": notebooks.grade_ids_after(solution, answers[-2], until_next_answer=False),
         "heidi": graded[:1],
         "ivan": graded[-1:],
         "judy": [],

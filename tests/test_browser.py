@@ -1,0 +1,147 @@
+"""The student's journey in a real browser: JupyterLab (started by `make lab`, on 127.0.0.1 only) in
+headless Debian chromium, driven by Playwright. The student opens tutorial 01, runs every cell, and
+clicks nbgrader's Validate: the untouched notebook lists its failing tests, a perfect one passes.
+
+`make test` installs chromium where it runs as root on Debian (CI); elsewhere the test is skipped and
+says why. The server runs the notebooks at the grading setting (COURSE_SCALE=grading), so that each
+run and each validation takes seconds.
+"""
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import time
+import urllib.request
+import uuid
+from pathlib import Path
+
+import pytest
+
+from course_utils.instructor import notebooks
+from course_utils.instructor.submissions import perfect
+
+pytestmark = pytest.mark.slow
+
+ASSIGNMENT = "01_amplitude_regression"
+CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
+PANEL = ".jp-NotebookPanel:not(.lm-mod-hidden)"  # the notebook in front
+
+
+def browser_or_skip():
+    """Playwright's sync API; skips plainly where Debian's chromium is not there and cannot be installed."""
+    installable = os.geteuid() == 0 and Path("/etc/debian_version").is_file()
+    if not Path(CHROMIUM).is_file():
+        if installable:
+            pytest.fail("chromium is missing although this is Debian as root: `make browser` should have installed it")
+        pytest.skip("the browser journey needs Debian's chromium, which only root can install (apt-get install "
+                    "chromium); not installed here, so the test is skipped")
+    return pytest.importorskip("playwright.sync_api", reason="playwright is not installed (make install)")
+
+
+def free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        return probe.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def lab(root, tmp_path_factory, notebook_env):
+    """`make lab` serving a copy of the course's student folder, with a perfect submission beside it."""
+    browser_or_skip()
+    course = tmp_path_factory.mktemp("lab")
+    shutil.copy(root / "nbgrader_config.py", course / "nbgrader_config.py")
+    shutil.copytree(root / "notebooks" / ASSIGNMENT, course / "notebooks" / ASSIGNMENT)
+    release = notebooks.read(notebooks.release_path(root, ASSIGNMENT))
+    solution = notebooks.read(notebooks.solution_path(root, ASSIGNMENT))
+    notebooks.write(perfect(release, solution), course / "notebooks" / ASSIGNMENT / "perfect.ipynb")
+    # JupyterLab draws only the cells in view unless told otherwise: draw them all, so that outputs can be read
+    settings = course / "lab-settings" / "@jupyterlab" / "notebook-extension"
+    settings.mkdir(parents=True)
+    (settings / "tracker.jupyterlab-settings").write_text('{"windowingMode": "none"}')
+    port, token = free_port(), uuid.uuid4().hex
+    env = {**notebook_env, "COURSE_SCALE": "grading", "JUPYTERLAB_SETTINGS_DIR": str(course / "lab-settings")}
+    arguments = f"--no-browser --port={port} --IdentityProvider.token={token} --ServerApp.port_retries=0"
+    server = subprocess.Popen(["make", "-s", "lab", f"LAB_DIR={course}", f"LAB_ARGS={arguments}"], cwd=root, env=env,
+                              stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 90
+        while True:
+            try:
+                urllib.request.urlopen(f"{url}/api/status?token={token}", timeout=2)
+                break
+            except OSError:
+                if server.poll() is not None or time.monotonic() > deadline:
+                    output = server.stdout.read() if server.poll() is not None else ""
+                    pytest.fail(f"JupyterLab did not start on {url}:\n{output[-3000:]}")
+                time.sleep(0.5)
+        yield url, token, course
+    finally:
+        os.killpg(server.pid, signal.SIGTERM)
+        try:
+            server.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(server.pid, signal.SIGKILL)
+
+
+@pytest.fixture(scope="module")
+def page(lab):
+    sync_api = browser_or_skip()
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, headless=True,
+                                             args=["--no-sandbox"] if os.geteuid() == 0 else [])
+        page = browser.new_page(viewport={"width": 1400, "height": 1000})
+        page.set_default_timeout(60_000)
+        yield page
+        browser.close()
+
+
+def open_notebook(page, lab, name):
+    url, token, _ = lab
+    page.goto(f"{url}/lab/tree/notebooks/{ASSIGNMENT}/{name}?token={token}")
+    page.wait_for_selector(f"{PANEL} .jp-Cell", state="attached")
+    page.wait_for_selector(f"{PANEL} .validate-button")  # nbgrader's toolbar button
+    page.wait_for_selector(f"{PANEL} .jp-Notebook-ExecutionIndicator[data-status='idle']", state="attached")
+
+
+def run_all_cells(page):
+    page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+    page.locator(".lm-Menu-item:visible", has_text="Run All Cells").first.click()
+    page.wait_for_selector(f"{PANEL} .jp-Notebook-ExecutionIndicator[data-status='busy']", state="attached",
+                           timeout=20_000)
+    page.wait_for_selector(f"{PANEL} .jp-Notebook-ExecutionIndicator[data-status='idle']", state="attached",
+                           timeout=120_000)
+
+
+def validate(page) -> str:
+    page.locator(f"{PANEL} .validate-button").first.click()
+    dialog = page.locator(".jp-Dialog", has_text="Validation Results")
+    dialog.wait_for(timeout=150_000)
+    text = dialog.inner_text()
+    dialog.locator("button", has_text="Ok").first.click()
+    dialog.wait_for(state="detached")
+    return text
+
+
+def test_untouched_notebook_runs_until_the_first_exercise_and_fails_validation(page, lab):
+    open_notebook(page, lab, f"{ASSIGNMENT}.ipynb")
+    run_all_cells(page)
+    outputs = page.locator(f"{PANEL} .jp-OutputArea-output")
+    assert outputs.filter(has_text="NotImplementedError").count() == 1  # Run All stops at the first exercise
+    assert outputs.filter(has_text="scale: grading").count() == 1
+    report = validate(page)
+    assert "Validation failed" in report or "The following cell failed" in report, report
+    assert "NotImplementedError" in report, report
+
+
+def test_perfect_submission_runs_and_passes_validation(page, lab):
+    open_notebook(page, lab, "perfect.ipynb")
+    run_all_cells(page)
+    outputs = page.locator(f"{PANEL} .jp-OutputArea-output")
+    assert outputs.filter(has_text="scale: grading").count() == 1
+    assert outputs.filter(has_text="Traceback").count() == 0
+    prompts = page.locator(f"{PANEL} .jp-CodeCell .jp-InputPrompt")
+    assert prompts.count() > 20 and prompts.filter(has_text="[ ]").count() == 0  # every code cell ran
+    report = validate(page)
+    assert "Success! Your notebook passes all the tests." in report, report

@@ -1,0 +1,105 @@
+"""The pieces of hardened and parallel grading, each on its own (the whole runs in test_autograde.py)."""
+import os
+import subprocess
+import sys
+
+import nbformat
+import pytest
+import torch
+
+from course_utils.instructor import class_grading, grading_kernels
+from course_utils.instructor.grading_kernels import (HardenedExecute, KERNEL_DIED, NOT_GRADED, memory_limit_arguments,
+                                                     replay_outputs)
+from course_utils.notebook import runtime
+
+
+def test_memory_limit_line_caps_the_process():
+    """The kernel argument's line, run in a fresh Python, turns a 1 GiB allocation into a MemoryError."""
+    (argument,) = memory_limit_arguments(600)
+    line = argument.split("=", 1)[1]
+    program = f"{line}\ntry:\n    bytearray(1024**3)\nexcept MemoryError:\n    print('capped')\nprint(sorted(dir()))"
+    result = subprocess.run([sys.executable, "-c", program], capture_output=True, text=True, check=True)
+    assert result.stdout.splitlines()[0] == "capped"
+    assert "_r" not in result.stdout  # nothing left in the student's namespace
+
+
+def test_memory_limit_comes_from_the_environment(monkeypatch):
+    monkeypatch.setenv("COURSE_KERNEL_MEMORY_MB", "2048")
+    assert f"({2048 * 1024**2}, {2048 * 1024**2})" in memory_limit_arguments()[0]
+    monkeypatch.setenv("COURSE_KERNEL_MEMORY_MB", "100")
+    with pytest.raises(ValueError, match="too small"):
+        grading_kernels.kernel_memory_mb()
+
+
+def test_a_dead_kernel_costs_the_rest_of_the_notebook_only():
+    cells = ["print('before')", "import os, signal\nos.kill(os.getpid(), signal.SIGKILL)", "print('after')"]
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(c) for c in cells])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    HardenedExecute(timeout=60).preprocess(notebook, {"metadata": {"path": "."}})
+    first, killer, after = notebook.cells
+    assert first.outputs[0]["text"] == "before\n"
+    assert killer.outputs[-1]["ename"] == KERNEL_DIED and after.outputs[0]["ename"] == KERNEL_DIED
+    assert "cell 1" in after.outputs[0]["evalue"]
+
+
+def _notebook(*sources):
+    return nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(s) for s in sources])
+
+
+def test_replay_copies_outputs_of_the_same_cells():
+    executed = _notebook("x = 1", "print(x)")
+    executed.cells[1].outputs = [nbformat.v4.new_output("stream", name="stdout", text="1\n")]
+    executed.cells[1].execution_count = 2
+    executed.metadata["language_info"] = {"name": "python"}
+    target = _notebook("x = 1", "print(x)")
+    replay_outputs(target, executed)
+    assert target.cells[1].outputs[0]["text"] == "1\n" and target.cells[1].execution_count == 2
+    assert target.metadata["language_info"] == {"name": "python"}
+
+
+@pytest.mark.parametrize("executed", [None, _notebook("x = 2", "print(x)"), _notebook("x = 1")])
+def test_replay_of_a_missing_or_different_notebook_fails_every_cell(executed):
+    target = _notebook("x = 1", "print(x)")
+    replay_outputs(target, executed, "it was not executed")
+    assert all(cell.outputs[0]["ename"] == NOT_GRADED for cell in target.cells)
+
+
+def test_unreadable_notebooks_are_named(tmp_path):
+    good = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("1")])
+    nbformat.write(good, str(tmp_path / "a.ipynb"))
+    assert class_grading.unreadable_notebook(tmp_path, ["a.ipynb", "missing.ipynb"]) == ""
+    text = nbformat.writes(good)
+    (tmp_path / "b.ipynb").write_text(text[: len(text) // 2])
+    assert "b.ipynb is not a valid notebook" in class_grading.unreadable_notebook(tmp_path, ["a.ipynb", "b.ipynb"])
+
+
+def test_gradebook_fingerprint_tells_a_database_from_garbage(tmp_path):
+    import sqlite3
+
+    database = tmp_path / "gradebook.db"
+    with sqlite3.connect(database) as db:
+        db.execute("create table t (x)")
+    assert class_grading.fingerprints([database], tmp_path, gradebook_as_database=True) == {"gradebook.db": "database"}
+    database.write_text("overwritten by a student")
+    assert class_grading.fingerprints([database], tmp_path, gradebook_as_database=True) == {
+        "gradebook.db": "not a database"}
+
+
+def test_course_threads_overrides_the_thread_count(monkeypatch):
+    before = torch.get_num_threads()
+    try:
+        monkeypatch.setenv("COURSE_THREADS", "1")
+        runtime.setup_run(seed=0, threads=2, prefer_gpu=False)
+        assert torch.get_num_threads() == 1
+        monkeypatch.delenv("COURSE_THREADS")
+        runtime.setup_run(seed=0, threads=2, prefer_gpu=False)
+        assert torch.get_num_threads() == 2
+    finally:
+        torch.set_num_threads(before)
+
+
+def test_default_workers_fit_cores_and_memory(monkeypatch):
+    workers = class_grading.default_workers()
+    assert 1 <= workers <= (len(os.sched_getaffinity(0)))
+    monkeypatch.setenv("COURSE_KERNEL_MEMORY_MB", str(10**9))  # no machine holds two such kernels
+    assert class_grading.default_workers() == 1
