@@ -2,7 +2,8 @@
 
 Laid out by layer; imports only ever point down this list:
 
-- ``instructor``: the tooling behind the Makefile (generate, execute, autograde, summary).
+- ``instructor``: the tooling behind the Makefile (generate, execute, parallel and hardened autograding,
+  the instructor report, the demo class, summary).
 - ``notebook``: what notebooks use ready-made: ``runtime`` (seeds, threads, device), ``paths``
   (course root, data folder), ``plotting`` (figures), ``metrics`` (the JSON a notebook reports).
 - ``datasets``: the four course datasets (one module each) and the ``registry`` behind

@@ -103,3 +103,33 @@ def test_default_workers_fit_cores_and_memory(monkeypatch):
     assert 1 <= workers <= (len(os.sched_getaffinity(0)))
     monkeypatch.setenv("COURSE_KERNEL_MEMORY_MB", str(10**9))  # no machine holds two such kernels
     assert class_grading.default_workers() == 1
+
+
+CONFIG_PROBE = """
+import os, sys
+from traitlets.config import Config
+sys.argv = ["nbgrader", *sys.argv[1:]]
+config = Config()
+namespace = {"get_config": lambda: config}
+exec(open("nbgrader_config.py").read(), namespace)
+runner = config.Autograde.autograde_preprocessors[0].__name__ if "autograde_preprocessors" in config.Autograde else "-"
+print(namespace["cell_timeout"]({"metadata": {"timeout": 900}}), namespace["cell_timeout"]({"metadata": {}}),
+      os.environ.get("COURSE_SCALE"), os.environ.get("COURSE_THREADS"), runner,
+      any("RLIMIT_AS" in a for a in config.Execute.extra_arguments))
+"""
+
+
+@pytest.mark.parametrize("argv, phase, expected", [
+    (["autograde", "A"], "", "15 15 grading 1 HardenedExecute True"),
+    (["autograde", "A"], "execute", "15 15 grading 1 HardenedExecute True"),
+    (["autograde", "A"], "replay", "15 15 grading 1 ReplayExecution True"),
+    (["validate", "x.ipynb"], "", "900 120 None None - False"),
+])
+def test_nbgrader_config_hardens_autograde_only(root, argv, phase, expected):
+    """Autograde: grading scale, one thread, 15 s a cell, memory cap, the phase's runner; validate: the
+    student's own settings and the cells' own limits."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("COURSE_", "OMP_"))}
+    env["COURSE_GRADING_PHASE"] = phase
+    result = subprocess.run([sys.executable, "-c", CONFIG_PROBE, *argv], cwd=root, env=env, capture_output=True,
+                            text=True, check=True)
+    assert result.stdout.split() == expected.split()

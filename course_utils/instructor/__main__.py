@@ -70,8 +70,14 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"{assignment}: no submissions in grading/submitted/*/{assignment}/, skipped")
                 continue
             print(f"autograding {assignment} ...", flush=True)
+            done = []
+
+            def progress(student: str, failure: str, tampered: list[str]) -> None:
+                done.append(student)
+                print(f"  run {len(done)}: {student}{'  (' + failure + ')' if failure else ''}", flush=True)
+
             try:
-                cell_grades, run = grade(course, assignment, workers=args.workers)
+                cell_grades, run = grade(course, assignment, workers=args.workers, progress=progress)
             except (FileNotFoundError, RuntimeError) as error:
                 print(f"error: {error}", file=sys.stderr)
                 return 1

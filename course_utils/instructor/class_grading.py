@@ -19,6 +19,7 @@ import hashlib
 import json
 import multiprocessing
 import os
+import re
 import shutil
 import signal
 import sqlite3
@@ -83,8 +84,8 @@ def unreadable_notebook(folder: Path, names: list[str]) -> str:
         if not path.is_file():
             continue  # nbgrader itself scores a missing notebook 0
         try:
-            nbformat.validate(nbformat.read(str(path), as_version=4))
-        except Exception as error:  # JSON or schema: the message says where
+            nbformat.read(str(path), as_version=4)  # schema slips are nbgrader's to judge; unreadable is not a notebook
+        except Exception as error:  # the message says where the JSON breaks
             return f"{name} is not a valid notebook: {str(error).splitlines()[0][:200]}"
     return ""
 
@@ -253,6 +254,16 @@ def run_phase_one(course_dir: Path, assignment: str, students: list[str], work: 
     import nbgrader.apps.nbgraderapp  # noqa: F401  (imported once, before forking)
 
     pending, running = list(students), {}
+    try:
+        _schedule(pending, running, course_dir, assignment, work, gradebook, base_env, data_dir, workers, limit_s,
+                  run, progress)
+    finally:  # an error in the grader itself (a full disk, Ctrl-C): no kernel is left running
+        for job, _ in running.values():
+            job.kill()
+
+
+def _schedule(pending, running, course_dir, assignment, work, gradebook, base_env, data_dir, workers, limit_s,
+              run, progress) -> None:
     while pending or running:
         while pending and len(running) < workers:
             student = pending.pop(0)
@@ -306,6 +317,9 @@ def grade_class(course_dir: Path, assignment: str, workers: int | None = None, e
     run = ClassRun(assignment, students, workers or default_workers())
     if not students:
         raise FileNotFoundError(f"no submissions of {assignment} in {course_dir / 'grading' / 'submitted'}")
+    if not (course_dir / "grading" / "gradebook.db").is_file() or not notebook_names(course_dir, assignment):
+        raise FileNotFoundError(f"{assignment} is not in {course_dir}'s gradebook: run `make notebooks` "
+                                "(nbgrader generate_assignment) before grading")
     start = time.perf_counter()
     names = notebook_names(course_dir, assignment)
     for student in students:
@@ -341,7 +355,14 @@ def grade_class(course_dir: Path, assignment: str, workers: int | None = None, e
                 arguments.append(f"--CourseDirectory.student_id_exclude={exclude}")
             replay_env = {**(env or {}), "COURSE_GRADING_PHASE": "replay", "COURSE_REPLAY_DIR": str(work / "executed")}
             replay_start = time.perf_counter()
-            run_nbgrader(course_dir, *arguments, env=replay_env)
+            try:
+                run_nbgrader(course_dir, *arguments, env=replay_env)
+            except RuntimeError as error:  # nbgrader went on with the others; say what it could not grade
+                failed = sorted(set(re.findall(r"for student '([^']+)'", str(error))))
+                if not failed:
+                    raise
+                for student in failed:
+                    run.failed.setdefault(student, "nbgrader could not grade the submission (see its log)")
             run.phase_seconds["replay"] = round(time.perf_counter() - replay_start, 1)
     for student in run.invalid:
         record_zero(course_dir, assignment, student)

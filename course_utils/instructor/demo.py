@@ -46,14 +46,14 @@ def submit(course_dir: Path, assignment: str, students: dict) -> None:
 
 
 def grade(course_dir: Path, assignment: str, env: dict[str, str] | None = None, workers: int | None = None,
-          serial: bool = False) -> dict:
+          serial: bool = False, progress=None) -> dict:
     """Autograde (in parallel, or with nbgrader's serial command), generate feedback, export the CSV;
     return the per-cell grades and, in parallel, the class run's report."""
     run = None
     if serial:
         run_nbgrader(course_dir, "autograde", assignment, "--force", env=env)
     else:
-        run = grade_class(course_dir, assignment, workers=workers, env=env)
+        run = grade_class(course_dir, assignment, workers=workers, env=env, progress=progress)
         write_run_log(run, Path(course_dir) / "grading" / "runs" / f"{assignment}.json")
     run_nbgrader(course_dir, "generate_feedback", assignment, "--force", env=env)
     run_nbgrader(course_dir, "export", "--to", "grading/grades.csv", env=env)

@@ -142,10 +142,11 @@ def _prefixed(position: int, code: str):
     return make
 
 
-def _without_first_grade_cell(release, solution):
+def _without_last_grade_cell(release, solution):
+    """The last grade cell deleted (earlier test cells of an exercise may define helpers the later ones use,
+    so deleting the last one breaks that cell alone)."""
     filled = perfect(release, solution)
-    first = next(notebooks.graded_cells(filled))
-    filled.cells.remove(first)
+    filled.cells.remove(list(notebooks.graded_cells(filled))[-1])
     return filled
 
 
@@ -175,7 +176,7 @@ def _truncated_json(release, solution) -> str:
 HARDENING_CLASS: dict[str, tuple[str, Callable]] = {
     "frank": ("memory bomb in the last answer cell", _prefixed(-1, MEMORY_BOMB)),
     "grace": ("kills its own kernel in the second-to-last answer cell", _prefixed(-2, KERNEL_KILL)),
-    "heidi": ("deleted the first grade cell", _without_first_grade_cell),
+    "heidi": ("deleted the last grade cell", _without_last_grade_cell),
     "ivan": ("moved the last grade cell above its answer cell", _last_grade_cell_before_its_answer),
     "judy": ("writes into the course folder and the gradebook (answers perfect)", _with_writer),
     "mallory": ("notebook file cut in half: not valid JSON", _truncated_json),
@@ -189,7 +190,7 @@ def hardening_expectations(solution) -> dict[str, list[str] | None]:
     return {
         "frank": notebooks.grade_ids_after(solution, answers[-1]),
         "grace": notebooks.grade_ids_after(solution, answers[-2], until_next_answer=False),
-        "heidi": graded[:1],
+        "heidi": graded[-1:],
         "ivan": graded[-1:],
         "judy": [],
         "mallory": None,
