@@ -2,6 +2,7 @@
 import os
 import subprocess
 import sys
+from pathlib import Path
 
 import nbformat
 import pytest
@@ -133,3 +134,11 @@ def test_nbgrader_config_hardens_autograde_only(root, argv, phase, expected):
     result = subprocess.run([sys.executable, "-c", CONFIG_PROBE, *argv], cwd=root, env=env, capture_output=True,
                             text=True, check=True)
     assert result.stdout.split() == expected.split()
+
+
+def test_sandboxes_read_the_data_a_serial_run_would_read(tmp_path, root):
+    """Never a sandbox of its own data (the notebook would fetch or generate it for every submission)."""
+    assert class_grading.grading_data_dir(tmp_path, {"COURSE_DATA_DIR": "/d"}) == Path("/d")
+    assert class_grading.grading_data_dir(tmp_path, {"COURSE_ROOT": "/c"}) == Path("/c/data")
+    assert class_grading.grading_data_dir(root / "build", {}) == root / "data"  # found above the course folder
+    assert class_grading.grading_data_dir(tmp_path, {}) == root / "data"  # the installed course's, as serially

@@ -305,14 +305,26 @@ def record_zero(course_dir: Path, assignment: str, student: str) -> None:
         gradebook.db.commit()
 
 
+def grading_data_dir(course_dir: Path, env: dict[str, str]) -> Path:
+    """The data folder a serial ``nbgrader autograde`` in ``course_dir`` would give the notebooks
+    (``COURSE_DATA_DIR``, else ``COURSE_ROOT/data``, else the course root found from ``course_dir``):
+    sandboxes must read the same data, never fetch or generate their own."""
+    from ..notebook.paths import course_root
+
+    if env.get("COURSE_DATA_DIR"):
+        return Path(env["COURSE_DATA_DIR"])
+    if env.get("COURSE_ROOT"):
+        return Path(env["COURSE_ROOT"]) / "data"
+    return course_root(start=course_dir) / "data"
+
+
 def grade_class(course_dir: Path, assignment: str, workers: int | None = None, env: dict[str, str] | None = None,
                 data_dir: Path | None = None, limit_s: float = STUDENT_TIME_LIMIT_S,
                 progress=None) -> ClassRun:
     """Autograde every submission of ``assignment`` in ``course_dir`` (see the module docstring)."""
     course_dir = Path(course_dir).resolve()
     base_env = {**os.environ, **(env or {})}
-    data_dir = Path(data_dir or base_env.get("COURSE_DATA_DIR")
-                    or Path(base_env.get("COURSE_ROOT") or course_dir) / "data").resolve()
+    data_dir = Path(data_dir or grading_data_dir(course_dir, base_env)).resolve()
     students = submitted_students(course_dir, assignment)
     run = ClassRun(assignment, students, workers or default_workers())
     if not students:

@@ -22,9 +22,9 @@ def course_root(start: str | os.PathLike | None = None) -> Path:
     for folder in (here, *here.parents):
         if (folder / _MARKER).is_file():
             return folder
-    package_parent = Path(__file__).resolve().parent.parent
-    if (package_parent / _MARKER).is_file():
-        return package_parent
+    installed_from = Path(__file__).resolve().parents[2]  # <course>/course_utils/notebook/paths.py
+    if (installed_from / _MARKER).is_file():
+        return installed_from
     raise FileNotFoundError(
         f"Could not find the course root (a folder with {_MARKER}) above {here}. "
         "Run from inside the course folder or set COURSE_ROOT."
