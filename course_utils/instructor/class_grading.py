@@ -36,7 +36,7 @@ from pathlib import Path
 import nbformat
 
 from .grading_kernels import kernel_memory_mb
-from .nbgrader_cli import run_nbgrader
+from .nbgrader_cli import gradebook_url, run_nbgrader
 
 #: seconds one submission may take in phase 1 before its process is killed (cells have their own limits)
 STUDENT_TIME_LIMIT_S = 1800
@@ -292,8 +292,7 @@ def record_zero(course_dir: Path, assignment: str, student: str) -> None:
     """Give ``student`` a submission with 0 on every autograded cell (their notebook could not be read)."""
     from nbgrader.api import Gradebook
 
-    db_url = f"sqlite:///{(course_dir / 'grading' / 'gradebook.db').resolve()}"
-    with Gradebook(db_url) as gradebook, warnings.catch_warnings():
+    with Gradebook(gradebook_url(course_dir)) as gradebook, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # SQLAlchemy's autoflush notes while nbgrader builds the submission
         gradebook.update_or_create_student(student)
         submission = gradebook.update_or_create_submission(assignment, student)

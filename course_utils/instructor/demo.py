@@ -12,7 +12,7 @@ import shutil
 from pathlib import Path
 
 from . import notebooks
-from .class_grading import grade_class, write_run_log
+from .class_grading import ClassRun, grade_class, write_run_log
 from .execute import results_dir
 from .generate import generate_release
 from .nbgrader_cli import grades, run_nbgrader
@@ -46,7 +46,7 @@ def submit(course_dir: Path, assignment: str, students: dict) -> None:
 
 
 def grade(course_dir: Path, assignment: str, env: dict[str, str] | None = None, workers: int | None = None,
-          serial: bool = False, progress=None) -> dict:
+          serial: bool = False, progress=None) -> tuple[dict, ClassRun | None]:
     """Autograde (in parallel, or with nbgrader's serial command), generate feedback, export the CSV;
     return the per-cell grades and, in parallel, the class run's report."""
     run = None

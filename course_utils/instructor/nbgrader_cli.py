@@ -19,13 +19,17 @@ def run_nbgrader(course_dir: Path, *args: str, env: dict[str, str] | None = None
     return result
 
 
+def gradebook_url(course_dir: Path) -> str:
+    """The SQLAlchemy URL of the course's gradebook (``grading/gradebook.db``)."""
+    return f"sqlite:///{Path(course_dir).resolve() / 'grading' / 'gradebook.db'}"
+
+
 def grades(course_dir: Path, assignment: str) -> dict[str, dict[str, tuple[float, float]]]:
     """Per student, per grade cell: (score, max score), from the course's gradebook."""
     from nbgrader.api import Gradebook
 
-    db_url = f"sqlite:///{Path(course_dir).resolve() / 'grading' / 'gradebook.db'}"
     result: dict[str, dict[str, tuple[float, float]]] = {}
-    with Gradebook(db_url) as gradebook:
+    with Gradebook(gradebook_url(course_dir)) as gradebook:
         for submission in gradebook.assignment_submissions(assignment):
             cells = {}
             for notebook in submission.notebooks:

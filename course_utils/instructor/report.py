@@ -17,6 +17,7 @@ import numpy as np
 import pandas as pd
 
 from . import notebooks
+from .nbgrader_cli import grades
 
 #: failure messages listed per grade cell
 TOP_MESSAGES = 3
@@ -33,24 +34,11 @@ class AssignmentScores:
     failures: dict[str, Counter]    # grade id -> failure message -> count
 
 
-def _db_url(course_dir: Path) -> str:
-    return f"sqlite:///{(Path(course_dir) / 'grading' / 'gradebook.db').resolve()}"
-
-
 def gradebook_scores(course_dir: Path, assignment: str) -> tuple[pd.DataFrame, pd.Series]:
     """Scores (students x grade cells) and maximum scores of ``assignment`` from the gradebook."""
-    from nbgrader.api import Gradebook
-
-    rows, maxima = {}, {}
-    with Gradebook(_db_url(course_dir)) as gradebook:
-        for submission in gradebook.assignment_submissions(assignment):
-            cells = {}
-            for notebook in submission.notebooks:
-                for grade in notebook.grades:
-                    cells[grade.name] = float(grade.score)
-                    maxima[grade.name] = float(grade.max_score)
-            rows[submission.student.id] = cells
-    scores = pd.DataFrame.from_dict(rows, orient="index").sort_index()
+    cell_grades = grades(course_dir, assignment)
+    scores = pd.DataFrame({s: {c: v[0] for c, v in cells.items()} for s, cells in cell_grades.items()}).T.sort_index()
+    maxima = {c: v[1] for cells in cell_grades.values() for c, v in cells.items()}
     return scores, pd.Series(maxima, dtype=float)
 
 
