@@ -32,7 +32,9 @@ export PYTHONHASHSEED := 0
 
 help:
 	@echo "make course | test | data | notebooks | outputs | execute | demo | grade | report | summary | lab | clean"
-	@echo "variables: SCALE=$(SCALE) (ci|full)  DATA_SOURCE=$(DATA_SOURCE)  VENV=$(VENV)"
+	@echo "variables: SCALE=$(SCALE) (ci|full)  DATA_SOURCE=$(DATA_SOURCE) (auto|download|offline)  VENV=$(VENV)"
+	@echo "grading:   A=<assignment> (default: all)  WORKERS=<n> (default: one per core)  COURSE_DIR=$(COURSE_DIR)"
+	@echo "lab:       LAB_DIR=$(LAB_DIR)  LAB_ARGS=<extra jupyter lab arguments>"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
