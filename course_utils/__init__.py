@@ -8,6 +8,8 @@ Laid out by layer; imports only ever point down this list:
   (course root, data folder), ``plotting`` (figures), ``metrics`` (the JSON a notebook reports).
 - ``datasets``: the four course datasets (one module each) and the ``registry`` behind
   ``data/get_data.py``.
+- ``gradecells``: the behaviour checks the notebooks' test cells import (run in the student's kernel;
+  no answers), at the bottom beside ``datafiles`` and ``physics``.
 - ``datafiles`` and ``physics``, side by side at the bottom and independent of each other:
   data plumbing (downloads, class mirror, archives, IDX files, atomic installs, provenance,
   ``DataError``) and physics (four-vectors, phase space, matrix elements, jets, jet images,

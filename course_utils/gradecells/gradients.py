@@ -1,0 +1,35 @@
+"""Which parameters does a term reach through autograd?
+
+Checking only that a total loss "has some gradient" misses a term that was detached (``mu.data``,
+``torch.tensor(mu)``, log q evaluated at a detached sample): check each term against each
+parameter it must, or must not, reach.
+"""
+from __future__ import annotations
+
+from typing import Iterable, Mapping
+
+import torch
+
+
+def reached(term: torch.Tensor, params: Mapping[str, torch.Tensor]) -> dict[str, bool]:
+    """name -> whether ``term`` has a non-zero gradient with respect to that parameter."""
+    names = list(params)
+    if not torch.is_tensor(term) or not term.requires_grad:
+        return {name: False for name in names}
+    grads = torch.autograd.grad(term.sum(), [params[n] for n in names], retain_graph=True, allow_unused=True)
+    return {name: g is not None and bool(torch.any(g != 0)) and bool(torch.all(torch.isfinite(g)))
+            for name, g in zip(names, grads)}
+
+
+def assert_reaches(term: torch.Tensor, params: Mapping[str, torch.Tensor], names: Iterable[str], term_name: str) -> None:
+    """Fail unless ``term`` has a non-zero, finite gradient into every parameter in ``names``."""
+    result = reached(term, params)
+    missing = [name for name in names if not result[name]]
+    assert not missing, f"no gradient flows from {term_name} into {', '.join(missing)}"
+
+
+def assert_misses(term: torch.Tensor, params: Mapping[str, torch.Tensor], names: Iterable[str], term_name: str) -> None:
+    """Fail if ``term`` depends (through autograd) on any parameter in ``names``."""
+    result = reached(term, params)
+    extra = [name for name in names if result[name]]
+    assert not extra, f"{term_name} must not depend on {', '.join(extra)}"
