@@ -1,0 +1,91 @@
+"""Run a solution notebook's grade cells against given answers, in-process and in seconds (trusted content only).
+
+What nbgrader's autograde does, without the data and the training: the notebook's imports and
+definitions, each answer cell (the solution or a variant), then every grade cell with its hidden
+tests. Non-graded cells contribute only their imports, functions, classes and literal constants,
+so nothing reads data or trains; grade cells never depend on more (the course's rule).
+Used by the tests to show that plausible wrong answers lose points and differently written right ones
+do not, and by ``handout`` to show that a handout does not answer another assignment's exercises. It runs
+the instructor's own notebooks in this process: never use it on student submissions (``class_grading`` does).
+"""
+from __future__ import annotations
+
+import ast
+import contextlib
+import io
+import os
+from dataclasses import dataclass, field
+
+from . import notebooks
+
+os.environ.setdefault("MPLBACKEND", "Agg")
+
+
+def _definitions_only(source: str) -> str:
+    """Imports, function and class definitions and literal assignments of a cell."""
+    kept = []
+    for node in ast.parse(source).body:
+        if isinstance(node, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.ClassDef)):
+            kept.append(node)
+        elif isinstance(node, ast.Assign):
+            try:
+                ast.literal_eval(node.value)
+            except ValueError:
+                continue
+            kept.append(node)
+    return ast.unparse(ast.Module(body=kept, type_ignores=[]))
+
+
+@dataclass
+class GradeReport:
+    """Points per grade cell, and the error of each failed cell."""
+
+    points: dict[str, float] = field(default_factory=dict)
+    maximum: dict[str, float] = field(default_factory=dict)
+    errors: dict[str, str] = field(default_factory=dict)
+
+    @property
+    def score(self) -> float:
+        return sum(self.points.values())
+
+    @property
+    def total(self) -> float:
+        return sum(self.maximum.values())
+
+
+def solution_answers(solution) -> dict[str, str]:
+    """grade_id -> the solution's answer code, region markers removed."""
+    return {grade_id: notebooks.strip_solution_markers(cell.source)
+            for grade_id, cell in notebooks.solution_cells(solution).items()}
+
+
+def edited(answers: dict[str, str], grade_id: str, old: str, new: str) -> dict[str, str]:
+    """``answers`` with one answer cell edited; the edit must apply, so a variant never silently becomes the solution."""
+    assert old in answers[grade_id], f"{grade_id}: {old!r} is not in the solution any more"
+    return {**answers, grade_id: answers[grade_id].replace(old, new)}
+
+
+def grade(solution, answers: dict[str, str]) -> GradeReport:
+    """Run ``solution``'s cells with ``answers`` (grade_id -> code) in the answer cells; score the grade cells."""
+    namespace: dict = {"__name__": "__main__"}
+    report = GradeReport()
+    for cell in solution.cells:
+        if cell.cell_type != "code":
+            continue
+        meta = notebooks.nbgrader_meta(cell)
+        if meta.get("solution"):
+            source = answers[meta["grade_id"]]
+        elif meta.get("grade"):
+            source = cell.source
+        else:
+            source = _definitions_only(cell.source)
+        try:
+            with contextlib.redirect_stdout(io.StringIO()):
+                exec(compile(source, meta.get("grade_id", "cell"), "exec"), namespace)  # noqa: S102
+        except Exception as exc:  # a student's error: the cell scores zero, later cells still run
+            if meta.get("grade"):
+                report.errors[meta["grade_id"]] = f"{type(exc).__name__}: {exc}"
+        if meta.get("grade"):
+            report.maximum[meta["grade_id"]] = float(meta["points"])
+            report.points[meta["grade_id"]] = 0.0 if meta["grade_id"] in report.errors else float(meta["points"])
+    return report
