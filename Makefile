@@ -17,9 +17,16 @@ PYTEST_ARGS ?=
 A ?= $(ASSIGNMENTS)
 WORKERS ?=
 COURSE_DIR ?= .
-# make lab: which course folder JupyterLab serves, and extra arguments for it
-LAB_DIR ?= .
+# make lab: which folder JupyterLab serves (default: the handouts, what students receive), and extra arguments
+HANDOUT_DIR := build/handout
+LAB_DIR ?= $(HANDOUT_DIR)
 LAB_ARGS ?=
+# make hub: the course on a JupyterHub (as root on Linux; docs/instructor-guide.md, "The course on a JupyterHub")
+HUB_IP ?= 127.0.0.1
+HUB_PORT ?= 8000
+HUB_GRADER ?= grader
+HUB_STUDENTS ?= student1 student2
+HUB_ARGS ?=
 
 BIN := $(VENV)/bin
 PY := $(BIN)/python
@@ -28,12 +35,13 @@ ASSIGNMENTS := $(notdir $(wildcard solutions/[0-9]*))
 export PATH := $(abspath $(BIN)):$(PATH)
 export PYTHONHASHSEED := 0
 
-.PHONY: help install data notebooks outputs execute demo report grade summary course test browser lab clean
+.PHONY: help install data notebooks handout outputs execute demo report grade summary course test browser lab hub hub-accounts hub-proxy clean
 
 help:
-	@echo "make course | test | data | notebooks | outputs | execute | demo | grade | report | summary | lab | clean"
+	@echo "make course | test | data | notebooks | outputs | execute | demo | grade | report | summary | lab | hub | hub-accounts | clean"
 	@echo "variables: SCALE=$(SCALE) (ci|full)  DATA_SOURCE=$(DATA_SOURCE) (auto|download|offline)  VENV=$(VENV)"
 	@echo "grading:   A=<assignment> (default: all)  WORKERS=<n> (default: one per core)  COURSE_DIR=$(COURSE_DIR)"
+	@echo "hub:       HUB_IP=$(HUB_IP)  HUB_PORT=$(HUB_PORT)  HUB_GRADER=$(HUB_GRADER)  HUB_STUDENTS='$(HUB_STUDENTS)'  HUB_ARGS=<launcher options>"
 	@echo "lab:       LAB_DIR=$(LAB_DIR)  LAB_ARGS=<extra jupyter lab arguments>"
 
 $(STAMP): pyproject.toml
@@ -48,6 +56,12 @@ data: $(STAMP)
 
 notebooks: $(STAMP)
 	$(PY) -m course_utils.instructor generate $(ASSIGNMENTS)
+
+# what students receive, per assignment (build/handout/<A>/ and <A>.zip); all: in course order, each after the
+# ones before are due. One assignment: A=<A> DUE="<assignments past their due date>"
+DUE ?=
+handout: notebooks
+	$(PY) -m course_utils.instructor handout $(if $(filter-out $(A),$(ASSIGNMENTS)),$(A) $(if $(DUE),--due $(DUE)),$(ASSIGNMENTS) --in-order)
 
 # after editing a solution: store its CI-scale outputs (nbval) and regenerate the student version
 outputs: $(STAMP)
@@ -72,7 +86,7 @@ summary: $(STAMP)
 
 course: data notebooks execute demo summary
 
-test: $(STAMP) browser
+test: $(STAMP) browser hub-proxy
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # Debian's chromium for the browser test (tests/test_browser.py); installed where we are root on Debian,
@@ -87,9 +101,38 @@ browser:
 	  else echo "chromium is not installed and needs root on Debian to install: tests/test_browser.py is skipped"; fi; \
 	fi
 
-# JupyterLab with the nbgrader extension, on this machine only (127.0.0.1)
+# JupyterLab with the nbgrader extension, on this machine only (127.0.0.1); by default it serves the handouts
+# (built first, with Validate's cell limits, reading this course's data folder)
 lab: $(STAMP)
-	cd $(LAB_DIR) && mkdir -p grading/exchange && $(abspath $(BIN))/jupyter lab --allow-root --ip=127.0.0.1 $(LAB_ARGS)
+	@if [ "$(LAB_DIR)" = "$(HANDOUT_DIR)" ]; then \
+	  $(MAKE) --no-print-directory handout && cp $(HANDOUT_DIR)/$(firstword $(ASSIGNMENTS))/nbgrader_config.py $(HANDOUT_DIR)/; fi
+	cd $(LAB_DIR) && mkdir -p grading/exchange && \
+	  $(if $(filter $(HANDOUT_DIR),$(LAB_DIR)),COURSE_DATA_DIR=$(abspath data)) $(abspath $(BIN))/jupyter lab --allow-root --ip=127.0.0.1 $(LAB_ARGS)
+
+# JupyterHub's proxy, configurable-http-proxy, from the npm registry into $(VENV)/node (tests/test_hub.py,
+# make hub); where npm is missing, Debian's nodejs and npm are installed when we are root on Debian.
+CHP_VERSION := 4.6.3
+hub-proxy:
+	@if [ ! -x $(VENV)/node/node_modules/.bin/configurable-http-proxy ]; then \
+	  if ! command -v npm >/dev/null 2>&1 && [ "$$(id -u)" = 0 ] && [ -f /etc/debian_version ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian's nodejs and npm for JupyterHub's proxy ..."; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null 2>&1 || \
+	    { apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq nodejs npm >/dev/null 2>&1; }; \
+	  fi; \
+	  if command -v npm >/dev/null 2>&1; then \
+	    echo "installing configurable-http-proxy $(CHP_VERSION) into $(VENV)/node ..."; \
+	    npm install --prefix $(VENV)/node --no-save --no-audit --no-fund --loglevel=error configurable-http-proxy@$(CHP_VERSION) || \
+	    echo "could not install configurable-http-proxy: make hub and tests/test_hub.py need it"; \
+	  else echo "npm is missing (root on Debian installs it): make hub and tests/test_hub.py need configurable-http-proxy"; fi; \
+	fi
+
+# the course on a JupyterHub at http://$(HUB_IP):$(HUB_PORT)/, as root on Linux; accounts by make hub-accounts
+hub: $(STAMP) hub-proxy
+	$(PY) -m course_utils.instructor.hub start --ip $(HUB_IP) --port $(HUB_PORT) --grader $(HUB_GRADER) --students $(HUB_STUDENTS) $(HUB_ARGS)
+
+# Unix accounts for a try-out of make hub (root): the grader and the students, password $$HUB_PASSWORD or printed
+hub-accounts: $(STAMP)
+	$(PY) -m course_utils.instructor.hub accounts --grader $(HUB_GRADER) --students $(HUB_STUDENTS) $(HUB_ARGS)
 
 clean:
 	rm -rf build grading

@@ -74,9 +74,13 @@ def main(argv: list[str] | None = None) -> int:
         print(f"error: {exc.args[0]}", file=sys.stderr)
         return 2
     if args.mirror_layout:
-        for entry in entries:
-            for path in entry.mirror_files:
-                print(f"{mirror}/{path}" if mirror else path)
+        try:
+            for entry in entries:
+                for path in entry.mirror_files:
+                    print(f"{mirror}/{path}" if mirror else path)
+        except KeyError as exc:
+            print(f"error: {exc.args[0]}", file=sys.stderr)
+            return 2
         return 0
     for entry in entries:
         via = f", mirror {mirror} first" if mirror and args.source != "offline" else ""
@@ -87,6 +91,9 @@ def main(argv: list[str] | None = None) -> int:
         except DataError as exc:
             print(f"error: {exc}", file=sys.stderr)
             return 1
+        except KeyError as exc:  # a handout that does not carry this dataset's module
+            print(f"error: {exc.args[0]}", file=sys.stderr)
+            return 2
         print(f"  ready: {describe(record)}")
     return 0
 

@@ -1,4 +1,5 @@
 """Dataset 1 on disk: offline generation, the download path, corrupt files, the CLI."""
+import dataclasses
 import io
 import os
 import subprocess
@@ -187,7 +188,7 @@ def test_get_data_cli_passes_scale_only_to_scaled_datasets(monkeypatch, tmp_path
             return {"source": "offline", "generator": "fake", "seed": 0}
         return fetch
 
-    entries = tuple(e.__class__(**{**e.__dict__, "fetch": fake(e.number)}) for e in registry.REGISTRY)
+    entries = tuple(dataclasses.replace(e, fetcher=fake(e.number)) for e in registry.REGISTRY)
     monkeypatch.setattr(registry, "REGISTRY", entries)
     assert module.main(["all", str(tmp_path), "--offline", "--scale", "ci"]) == 0
     assert set(seen) == {1, 2, 3, 4}

@@ -1,11 +1,16 @@
-"""The registry behind ``data/get_data.py``: dataset numbers and names -> fetch functions."""
+"""The registry behind ``data/get_data.py``: dataset numbers and names -> fetch functions.
+
+Each dataset's module is imported only when that dataset is fetched, so a student handout that carries
+one dataset's module (``course_utils.instructor.handout``) still runs ``get_data.py`` for it, and says
+plainly that the others are not part of it.
+"""
 from __future__ import annotations
 
+import importlib
 from dataclasses import dataclass
 from pathlib import Path
+from types import ModuleType
 from typing import Callable
-
-from . import amplitude_regression, digits, toptagging
 
 
 @dataclass(frozen=True)
@@ -14,9 +19,28 @@ class DatasetEntry:
     name: str
     aliases: tuple[str, ...]
     tutorials: tuple[str, ...]
-    fetch: Callable[..., dict]
-    mirror_files: tuple[str, ...]  # paths below a class mirror's base URL
+    module: str  # module of course_utils.datasets that fetches it
+    fetch_name: str  # its fetch function
+    mirror_name: str  # its tuple of paths below a class mirror's base URL
     scaled: bool = False  # the offline stand-in comes in a CI and a full scale
+    fetcher: Callable[..., dict] | None = None  # replaces the module's function (tests)
+
+    def _module(self) -> ModuleType:
+        try:
+            return importlib.import_module(f"{__package__}.{self.module}")
+        except ModuleNotFoundError as missing:
+            if missing.name != f"{__package__}.{self.module}":
+                raise
+            raise KeyError(f"dataset {self.number} ({self.name}) is not part of this copy of the course: it belongs to "
+                           f"{', '.join(self.tutorials)}") from None
+
+    @property
+    def fetch(self) -> Callable[..., dict]:
+        return self.fetcher or getattr(self._module(), self.fetch_name)
+
+    @property
+    def mirror_files(self) -> tuple[str, ...]:
+        return getattr(self._module(), self.mirror_name)
 
 
 REGISTRY: tuple[DatasetEntry, ...] = (
@@ -25,16 +49,14 @@ REGISTRY: tuple[DatasetEntry, ...] = (
         name="amplitude regression",
         aliases=("amplitude", "amplitudes", "amplitude_regression", "amplitude-regression", "tutorial-2-data"),
         tutorials=("01_amplitude_regression",),
-        fetch=amplitude_regression.fetch,
-        mirror_files=amplitude_regression.MIRROR_FILES,
+        module="amplitude_regression", fetch_name="fetch", mirror_name="MIRROR_FILES",
     ),
     DatasetEntry(
         number=2,
         name="top tagging short",
         aliases=("toptagging-short", "toptagging", "top-tagging-short", "jets"),
         tutorials=("03_jet_bayesian_cnn",),
-        fetch=toptagging.fetch_short,
-        mirror_files=toptagging.SHORT_MIRROR_FILES,
+        module="toptagging", fetch_name="fetch_short", mirror_name="SHORT_MIRROR_FILES",
         scaled=True,
     ),
     DatasetEntry(
@@ -42,8 +64,7 @@ REGISTRY: tuple[DatasetEntry, ...] = (
         name="top tagging reference",
         aliases=("top-tagging-reference", "reference", "toptagging-reference", "zenodo"),
         tutorials=("04_top_tagging_deepsets",),
-        fetch=toptagging.fetch_reference,
-        mirror_files=toptagging.REFERENCE_MIRROR_FILES,
+        module="toptagging", fetch_name="fetch_reference", mirror_name="REFERENCE_MIRROR_FILES",
         scaled=True,
     ),
     DatasetEntry(
@@ -51,8 +72,7 @@ REGISTRY: tuple[DatasetEntry, ...] = (
         name="digits",
         aliases=("mnist", "handwritten digits"),
         tutorials=("02_mnist_bayes_by_backprop",),
-        fetch=digits.fetch,
-        mirror_files=digits.MIRROR_FILES,
+        module="digits", fetch_name="fetch", mirror_name="MIRROR_FILES",
     ),
 )
 
@@ -65,6 +85,11 @@ def lookup(key: str) -> DatasetEntry:
             return entry
     known = "; ".join(f"{e.number} = {e.name}" for e in REGISTRY)
     raise KeyError(f"Unknown dataset {key!r}. Known datasets: {known}.")
+
+
+def for_assignment(assignment: str) -> list[DatasetEntry]:
+    """The datasets a tutorial uses."""
+    return [entry for entry in REGISTRY if assignment in entry.tutorials]
 
 
 def fetch(key: str, data_dir: Path, scale: str = "full", **options) -> dict:

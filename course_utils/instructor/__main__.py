@@ -1,6 +1,8 @@
-"""python -m course_utils.instructor {generate,execute,grade,report,demo,summary,outputs} ASSIGNMENT...
+"""python -m course_utils.instructor {generate,handout,execute,grade,report,demo,summary,outputs} ASSIGNMENT...
 
 generate  student notebooks (nbgrader release) from the solutions
+handout   what a student receives, per assignment: build/handout/<A>/ and <A>.zip (--due B: B is past its
+          due date, so the handout may hold what answers B)
 execute   run the solutions with papermill at --scale, record metrics and run times
 grade     autograde every submission in grading/submitted on all cores (--workers N), then write
           feedback and grading/grades.csv; the scores are those of `nbgrader autograde`
@@ -33,10 +35,14 @@ def _print_class_run(cell_grades: dict, run) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m course_utils.instructor", description=__doc__)
-    parser.add_argument("command", choices=("generate", "execute", "grade", "report", "demo", "summary", "outputs"))
+    parser.add_argument("command", choices=("generate", "handout", "execute", "grade", "report", "demo", "summary", "outputs"))
     parser.add_argument("assignments", nargs="+")
     parser.add_argument("--scale", default="ci", choices=("ci", "full"))
     parser.add_argument("--workers", type=int, default=None, help="grade: parallel kernels (default: one per core)")
+    parser.add_argument("--due", nargs="*", default=[], metavar="B",
+                        help="handout: assignments past their due date (their answers may appear)")
+    parser.add_argument("--in-order", action="store_true",
+                        help="handout: hand out the assignments in the order given, each after the ones before are due")
     parser.add_argument("--course", default=None, help="grade, report: the course folder (default: this course)")
     args = parser.parse_args(argv)
     root = course_root()
@@ -46,6 +52,17 @@ def main(argv: list[str] | None = None) -> int:
 
         for assignment in args.assignments:
             print(f"student notebook: {generate_release(root, assignment).relative_to(root)}")
+    elif args.command == "handout":
+        from .handout import HandoutLeak, build_handout
+
+        for position, assignment in enumerate(args.assignments):
+            due = tuple(args.due) + (tuple(args.assignments[:position]) if args.in_order else ())
+            try:
+                archive = build_handout(root, assignment, due=due)
+            except (HandoutLeak, FileNotFoundError) as error:
+                print(f"error: {error}", file=sys.stderr)
+                return 1
+            print(f"handout: {archive.relative_to(root)} and {archive.with_suffix('').relative_to(root)}/")
     elif args.command == "execute":
         from .execute import execute_solution
 
