@@ -40,6 +40,6 @@ def notebook_env(offline_data_dir) -> dict[str, str]:
     """Environment for subprocesses that run notebooks: offline data, course root, fixed hashing."""
     env = {k: v for k, v in os.environ.items() if not k.startswith("COURSE_")}  # no user scale, mirror or paths
     env.update(COURSE_DATA_DIR=str(offline_data_dir), COURSE_ROOT=str(ROOT), PYTHONHASHSEED="0",
-               MPLBACKEND=INLINE_BACKEND)
+               MPLBACKEND=INLINE_BACKEND, OMP_WAIT_POLICY="PASSIVE")  # no spinning threads on a busy machine
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     return env
