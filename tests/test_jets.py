@@ -96,3 +96,64 @@ def test_nearest_pixel_is_argmin_even_at_borders(centres):
                              rng.uniform(centres[0] - 0.5, centres[-1] + 0.5, 5000)])
     expected = np.argmin(np.abs(values[:, None] - centres[None, :]), axis=1)
     np.testing.assert_array_equal(jet_images._nearest_pixel(values, centres), expected)
+
+
+def _particles(rows):
+    """(pid, charge, (E, px, py, pz)) rows as the arrays detector_acceptance takes."""
+    pid = np.array([r[0] for r in rows])
+    charge = np.array([r[1] for r in rows], dtype=float)
+    momenta = np.array([r[2] for r in rows], dtype=float)
+    return pid, charge, momenta
+
+
+def _massless(energy, eta, phi=0.3):
+    pt = energy / np.cosh(eta)
+    return [energy, pt * np.cos(phi), pt * np.sin(phi), pt * np.sinh(eta)]
+
+
+def test_detector_acceptance_applies_track_and_calorimeter_thresholds():
+    from course_utils.physics.jet_generation import JetSetup, detector_acceptance
+
+    rows = [
+        (22, 0, _massless(0.45, 0.0)),          # soft photon: below the ECAL threshold
+        (22, 0, _massless(0.55, 0.0)),          # photon above it
+        (22, 0, _massless(0.55, 2.4)),          # photon above it in energy, pT 0.1 GeV: still seen
+        (22, 0, _massless(3e-12, 0.5)),         # QED-shower photon of a few meV
+        (2112, 0, _massless(0.95, 0.0)),        # neutron below the HCAL threshold
+        (2112, 0, _massless(1.05, 0.0)),        # neutron above it
+        (130, 0, _massless(0.8, 1.0)),          # K_L: HCAL, below
+        (211, 1, _massless(0.09, 0.0)),         # pion below the track threshold
+        (-211, -1, _massless(0.11, 0.0)),       # pion above it
+        (-11, 1, _massless(0.12 * np.cosh(2.0), 2.0)),  # positron track, pT 0.12 GeV, E 0.45 GeV: seen
+        (211, 1, _massless(0.9, 2.7)),          # pion outside the tracker: HCAL threshold, below
+        (211, 1, _massless(1.2, 2.7)),          # and above it
+        (11, -1, _massless(0.6, 2.7)),          # electron outside the tracker: ECAL threshold
+        (12, 0, _massless(50.0, 0.0)),          # neutrinos are never seen
+        (-16, 0, _massless(50.0, 0.0)),
+    ]
+    expected = [False, True, True, False, False, True, False, False, True, True, False, True, True, False, False]
+    pid, charge, momenta = _particles(rows)
+    np.testing.assert_array_equal(detector_acceptance(pid, charge, momenta, JetSetup()), expected)
+    particle_level = JetSetup(track_pt_min=0.0, track_eta_max=np.inf, ecal_energy_min=0.0, hcal_energy_min=0.0)
+    np.testing.assert_array_equal(detector_acceptance(pid, charge, momenta, particle_level),
+                                  ~np.isin(np.abs(pid), (12, 14, 16)))  # everything but the neutrinos
+
+
+@pytest.mark.parametrize("process", ["top", "qcd"])
+def test_generated_constituents_are_what_a_detector_records(process):
+    """Every constituent of a generated jet passes a track (pT > 0.1 GeV) or calorimeter (E > 0.5 GeV)
+    threshold; the same events at particle level do hold constituents below both."""
+    from course_utils.physics.jet_generation import JetSetup, generate_task
+
+    setup = JetSetup(events_per_task=80)
+    particle_level = JetSetup(events_per_task=80, track_pt_min=0.0, track_eta_max=np.inf, ecal_energy_min=0.0,
+                              hcal_energy_min=0.0)
+    for current, must_pass in ((setup, True), (particle_level, False)):
+        x = generate_task(process, 11, 0, current)["constituents"].astype(np.float64)
+        assert len(x) > 5
+        real = jets.padding_mask(x)
+        pt, energy = jets.constituent_pt(x)[real], x[..., 0][real]
+        passes = (pt > setup.track_pt_min * (1 - 1e-5)) | (energy > setup.ecal_energy_min * (1 - 1e-5))
+        assert np.all(passes) == must_pass, f"{process}: {np.sum(~passes)} constituents below both thresholds"
+        if must_pass:
+            assert pt.min() > 1e-3, "no sub-MeV constituents"

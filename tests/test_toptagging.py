@@ -50,6 +50,9 @@ def test_short_jets_pass_the_reference_selection(short):
     mask = jets.padding_mask(x)
     assert np.all(mask[:, :-1] >= mask[:, 1:]), "zero padding only after the last constituent"
     assert np.all(x[~mask] == 0)
+    setup = jet_generation.JetSetup()
+    seen = (constituent_pt > setup.track_pt_min * (1 - 1e-5)) | (x[..., 0] > setup.ecal_energy_min * (1 - 1e-5))
+    assert np.all(seen[mask]), "every constituent passes a track or calorimeter threshold"
 
 
 def test_top_mass_peak_and_broad_qcd_mass(short):
@@ -216,3 +219,21 @@ def test_jet_images_of_generated_jets_match_the_reference(short):
     # top jets spread their pT over more of the image than QCD jets (three prongs)
     occupied = (fast > 0.01).sum(axis=1)
     assert occupied[y == 1].mean() > occupied[y == 0].mean()
+
+
+def test_offline_sets_of_another_generator_version_are_remade(jet_data, tmp_path, monkeypatch):
+    import json
+    import shutil
+
+    shutil.copytree(jet_data / "toptagging-short", tmp_path / "toptagging-short")
+    forced = []
+    monkeypatch.setattr(toptagging.fetching, "fetch_dataset",
+                        lambda target, names, source, force, **kwargs: forced.append(force) or {})
+    toptagging.fetch_short(tmp_path, source="offline", scale="ci", progress=False)
+    record_path = tmp_path / "toptagging-short" / "SOURCE.json"
+    record = json.loads(record_path.read_text())
+    assert record["version"] == jet_generation.GENERATOR_VERSION
+    record["version"] = jet_generation.GENERATOR_VERSION - 1
+    record_path.write_text(json.dumps(record))
+    toptagging.fetch_short(tmp_path, source="offline", scale="ci", progress=False)
+    assert forced == [False, True]

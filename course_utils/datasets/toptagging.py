@@ -42,7 +42,7 @@ REFERENCE_MIRROR_FILES = tuple(f"{REFERENCE_FOLDER}/{split}.h5" for split in SPL
 N_CONSTITUENTS = 200
 REFERENCE_TTV = {"train": 0, "test": 1, "val": 2}  # the reference dataset's split labels
 SCALES = {
-    "ci": {"short": {"train": 2000, "val": 500, "test": 500}, "reference": {"train": 6000, "val": 1000, "test": 1000}},
+    "ci": {"short": {"train": 2000, "val": 500, "test": 10000}, "reference": {"train": 6000, "val": 1000, "test": 1000}},
     "full": {"short": {"train": 30000, "val": 30000, "test": 30000},
              "reference": {"train": 60000, "val": 20000, "test": 20000}},
 }
@@ -86,7 +86,9 @@ def _offline_record(folder: str, scale: str, seed: int, sizes: dict[str, int]) -
     return {
         "dataset": folder, "source": "offline", "scale": scale, "seed": seed, "sizes": sizes,
         "generator": f"Pythia {jet_generation.PYTHIA_VERSION} + FastJet anti-kT R={setup.jet_radius} "
-                     "(course_utils.physics.jet_generation), particle level",
+                     "(course_utils.physics.jet_generation), particle level with detector thresholds (tracks "
+                     f"pT > {setup.track_pt_min} GeV, ECAL E > {setup.ecal_energy_min} GeV, "
+                     f"HCAL E > {setup.hcal_energy_min} GeV)",
         "process": "pp -> t tbar (hadronic W) vs QCD dijets, 14 TeV, no MPI, no pile-up",
         "version": jet_generation.GENERATOR_VERSION,
     }
@@ -278,11 +280,13 @@ def fetch_reference(data_dir: Path, source: str = "auto", force: bool = False, s
 
 def _fetch_jets(target: Path, names: list[str], source: str, force: bool, scale: str,
                 download: fetching.Maker, generate: fetching.Maker) -> dict:
-    """fetch_dataset for a jet dataset; an offline set made at another scale is remade."""
+    """fetch_dataset for a jet dataset; an offline set made at another scale or by another generator
+    version is remade."""
     if scale not in SCALES:
         raise ValueError(f"scale must be one of {tuple(SCALES)}, not {scale!r}")
     if fetching.is_complete(target, names) and not force:
         record = read_provenance(target)
-        force = record.get("source") == "offline" and record.get("scale") != scale
+        force = record.get("source") == "offline" and (record.get("scale") != scale
+                                                       or record.get("version") != jet_generation.GENERATOR_VERSION)
     return fetching.fetch_dataset(target, names, source, force, download=download, generate=generate,
                                   fallback="generating jets with Pythia 8 + FastJet")

@@ -1,14 +1,17 @@
 """Top and QCD jets from Pythia 8 + FastJet, following the Top Quark Tagging Reference
-Dataset's recipe (Kasieczka et al., SciPost Phys. 7 (2019) 014), at particle level.
+Dataset's recipe (Kasieczka et al., SciPost Phys. 7 (2019) 014), at particle level with a
+detector-like acceptance.
 
 14 TeV pp; signal: t tbar with both W bosons forced to hadronic decays; background: QCD
 dijets (``HardQCD:all``); no multi-parton interactions, no pile-up; hard-process pT between
-``pthat_min`` and ``pthat_max``. Visible final-state particles (neutrinos dropped) are
-clustered with anti-kT, R = 0.8. The leading jet of each event is kept if its pT lies in
-[550, 650] GeV and |eta| < 2; a top jet must in addition contain a hadronic top: the top and
-its three decay quarks (each followed to its last copy in the event record) within
-Delta R < 0.8 of the jet axis. Jets keep their leading 200 constituents (E, px, py, pz), sorted
-by pT and zero-padded.
+``pthat_min`` and ``pthat_max``. The final-state particles a detector would record
+(``detector_acceptance``: tracks above 0.1 GeV, calorimeter deposits above 0.5 GeV (ECAL) or
+1 GeV (HCAL), the thresholds of the ATLAS-like Delphes card the reference dataset was made
+with; no neutrinos) are clustered with anti-kT, R = 0.8. The leading jet of each event is
+kept if its pT lies in [550, 650] GeV and |eta| < 2; a top jet must in addition contain a
+hadronic top: the top and its three decay quarks (each followed to its last copy in the event
+record) within Delta R < 0.8 of the jet axis. Jets keep their leading 200 constituents
+(E, px, py, pz), sorted by pT and zero-padded.
 
 Work is split into tasks of a fixed number of events with seeds derived from (seed, process,
 task number), so the result does not depend on how many worker processes run them; finished
@@ -32,7 +35,7 @@ import numpy as np
 from . import lorentz
 
 PROCESSES = ("top", "qcd")
-GENERATOR_VERSION = 1
+GENERATOR_VERSION = 2  # 2: detector-like acceptance of the constituents
 PYTHIA_VERSION = "8.317"
 
 
@@ -48,6 +51,39 @@ class JetSetup:
     match_radius: float = 0.8
     n_constituents: int = 200
     events_per_task: int = 500
+    # Detector-like acceptance (see ``detector_acceptance``); the values are the Delphes ATLAS card's.
+    # 0, inf, 0, 0 give particle-level jets.
+    track_pt_min: float = 0.1
+    track_eta_max: float = 2.5
+    ecal_energy_min: float = 0.5
+    hcal_energy_min: float = 1.0
+
+
+NEUTRINO_IDS = (12, 14, 16)
+ECAL_IDS = (11, 22)  # electrons and photons shower in the electromagnetic calorimeter
+
+
+def detector_acceptance(pid: np.ndarray, charge: np.ndarray, momenta: np.ndarray, setup: JetSetup) -> np.ndarray:
+    """Which final-state particles (PDG ``pid``, electric ``charge``, ``momenta`` (E, px, py, pz)) a
+    detector records as energy-flow objects, as a boolean array.
+
+    The reference dataset's constituents are Delphes energy-flow objects (ATLAS card): tracks and
+    calorimeter deposits. Generator-level final states also hold particles no detector sees: photons
+    of keV energies and below radiated by the W boson and charged partons in Pythia's QED shower
+    (pT down to 1e-14 GeV), soft photons from asymmetric pi0 -> gamma gamma decays (the bulk below
+    100 MeV), and neutrinos. Here a charged particle inside the tracker (|eta| < ``track_eta_max``)
+    is a track and needs pT > ``track_pt_min`` (softer ones are not reconstructed and curl up in
+    the solenoid field before the calorimeter); every other particle is a calorimeter deposit and
+    needs E > ``ecal_energy_min`` (electrons, photons) or E > ``hcal_energy_min`` (hadrons, muons).
+    Neutrinos are never recorded. The thresholds act per particle (Delphes applies the calorimeter
+    ones per tower); there is no efficiency, smearing or tower merging.
+    """
+    pid, charge = np.asarray(pid), np.asarray(charge)
+    transverse, pseudorapidity = lorentz.pt(momenta), lorentz.eta(momenta)
+    tracked = (charge != 0) & (np.abs(pseudorapidity) < setup.track_eta_max)
+    calorimeter_min = np.where(np.isin(np.abs(pid), ECAL_IDS), setup.ecal_energy_min, setup.hcal_energy_min)
+    seen = np.where(tracked, transverse > setup.track_pt_min, momenta[..., 0] > calorimeter_min)
+    return seen & ~np.isin(np.abs(pid), NEUTRINO_IDS)
 
 
 def pythia_settings(process: str, seed: int, setup: JetSetup) -> list[str]:
@@ -139,13 +175,21 @@ def _hadronic_tops(flat: _FlatEvents, n_events: int) -> dict[str, np.ndarray]:
     return {"momenta": flat.momentum[partons].reshape(n_events, 2, 4, 4), "hadronic": hadronic.reshape(n_events, 2)}
 
 
-def _leading_jets(particles, setup: JetSetup):
-    """Leading anti-kT jet of each event: its four-momentum and constituents."""
+def _charges(particle_data, pid: np.ndarray) -> np.ndarray:
+    """Electric charges of the PDG codes ``pid`` from Pythia's particle table."""
+    codes, inverse = np.unique(pid, return_inverse=True)
+    return np.array([particle_data.charge(int(code)) for code in codes], dtype=float)[inverse]
+
+
+def _leading_jets(particles, flat: _FlatEvents, charge: np.ndarray, setup: JetSetup):
+    """Leading anti-kT jet of each event, clustered from the recorded final-state particles
+    (``flat``: the same particles flattened, ``charge``: their electric charges): its
+    four-momentum and constituents."""
     import awkward as ak
     import fastjet
 
-    visible = particles[(particles.status > 0) & (abs(particles.id) != 12) & (abs(particles.id) != 14)
-                        & (abs(particles.id) != 16)]
+    recorded = (flat.status > 0) & detector_acceptance(flat.id, charge, flat.momentum, setup)
+    visible = particles[ak.unflatten(recorded, ak.num(particles.id))]
     vectors = ak.zip({"px": visible.p.px, "py": visible.p.py, "pz": visible.p.pz, "E": visible.p.e},
                      with_name="Momentum4D")
     with _quiet_c_stdout():
@@ -185,12 +229,13 @@ def generate_task(process: str, seed: int, task: int, setup: JetSetup = JetSetup
         raise RuntimeError("Pythia failed to initialise")
     particles = pythia.nextBatch(setup.events_per_task).prt
     n_events = len(particles)
-    jet_p, has_jet, constituents = _leading_jets(particles, setup)
+    flat = _FlatEvents(particles)
+    jet_p, has_jet, constituents = _leading_jets(particles, flat, _charges(pythia.particleData, flat.id), setup)
     pt, eta = lorentz.pt(jet_p), lorentz.eta(jet_p)
     keep = has_jet & (pt >= setup.jet_pt_min) & (pt <= setup.jet_pt_max) & (np.abs(eta) < setup.jet_eta_max)
     truth = np.zeros((n_events, 4))
     if process == "top":
-        tops = _hadronic_tops(_FlatEvents(particles), n_events)
+        tops = _hadronic_tops(flat, n_events)
         distance = lorentz.delta_r(jet_p[:, None, None, :], tops["momenta"])  # (events, 2 tops, 4 partons)
         matched = np.all(distance < setup.match_radius, axis=-1) & tops["hadronic"]
         keep &= matched.any(axis=1)
