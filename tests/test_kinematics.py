@@ -13,9 +13,21 @@ def test_pt_eta_phi_hand_values():
     assert lorentz.eta(np.zeros(4)) == 0.0
 
 
-def test_delta_phi_wraps_around():
+def test_delta_phi_wraps_into_minus_pi_exclusive_to_pi_inclusive():
     np.testing.assert_allclose(lorentz.delta_phi(np.array([3.0]), np.array([-3.0])), [6.0 - 2 * np.pi])
-    assert np.all(np.abs(lorentz.delta_phi(np.linspace(-10, 10, 101), 0.0)) <= np.pi)
+    np.testing.assert_allclose(lorentz.delta_phi(np.array([-3.0]), np.array([3.0])), [2 * np.pi - 6.0])
+    # across the seam, and differences beyond pi/2 (a wrap modulo pi would fold these)
+    np.testing.assert_allclose(lorentz.delta_phi(np.array([np.pi - 0.1, 2.0, -2.5]), np.array([-np.pi + 0.1, -2.0, 0.0])),
+                               [-0.2, 4.0 - 2 * np.pi, -2.5])
+    values = lorentz.delta_phi(np.linspace(-10, 10, 1001), 0.0)
+    assert np.all((values > -np.pi) & (values <= np.pi))
+    # the ends: a difference of exactly -pi (or 3 pi) is +pi, +pi stays
+    np.testing.assert_array_equal(lorentz.delta_phi(np.array([0.0, np.pi, 0.0]), np.array([np.pi, 0.0, -np.pi])),
+                                  [np.pi, np.pi, np.pi])
+    rng = np.random.default_rng(4)
+    a, b = rng.uniform(-np.pi, np.pi, 1000), rng.uniform(-np.pi, np.pi, 1000)
+    np.testing.assert_allclose(np.cos(lorentz.delta_phi(a, b)), np.cos(a - b), atol=1e-12)
+    np.testing.assert_allclose(np.sin(lorentz.delta_phi(a, b)), np.sin(a - b), atol=1e-12)
 
 
 def test_boost_preserves_invariants_and_composes():

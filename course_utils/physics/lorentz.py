@@ -35,8 +35,8 @@ def phi(p: np.ndarray) -> np.ndarray:
 
 
 def delta_phi(phi_a: np.ndarray, phi_b: np.ndarray) -> np.ndarray:
-    """phi_a - phi_b wrapped into [-pi, pi)."""
-    return (phi_a - phi_b + np.pi) % (2 * np.pi) - np.pi
+    """phi_a - phi_b wrapped into (-pi, pi], the range of ``phi`` (a difference of -pi becomes +pi)."""
+    return np.pi - (np.pi - (np.asarray(phi_a) - np.asarray(phi_b))) % (2 * np.pi)
 
 
 def delta_r(p: np.ndarray, q: np.ndarray) -> np.ndarray:
