@@ -2,7 +2,8 @@
 #
 #   make course   data, student notebooks, every solution executed, a demo class autograded and reported, summary
 #   make test     every test (unit, data, notebook consistency, autograding, nbval re-run, browser journey)
-#   make grade    autograde every submission in grading/submitted on all cores (A=assignment, WORKERS=n, COURSE_DIR)
+#   make grade    autograde every submission in grading/submitted on all cores (A=assignment, WORKERS=n, COURSE_DIR),
+#                 or with phase 1 on a Dask cluster (SCHEDULER=tcp://host:8786 or CLUSTER=file.yaml); gradebook: COURSE_DB_URL
 #   make report   the instructor report of the gradebook (COURSE_DIR=folder, default this course)
 #
 # Every target uses the virtual environment $(VENV) and installs what it needs into it.
@@ -17,6 +18,12 @@ PYTEST_ARGS ?=
 A ?= $(ASSIGNMENTS)
 WORKERS ?=
 COURSE_DIR ?= .
+# grading past one machine: phase 1 on the Dask cluster of SCHEDULER (a running `dask scheduler`) or of the cluster
+# file CLUSTER (dask-jobqueue: SLURM, PBS, ...); LOCAL_IF_UNREACHABLE=1 grades here when the scheduler is unreachable.
+# The gradebook lives where COURSE_DB_URL says (e.g. postgresql+psycopg://grader@db-host/course), default grading/gradebook.db
+SCHEDULER ?=
+CLUSTER ?=
+LOCAL_IF_UNREACHABLE ?=
 # make lab: which folder JupyterLab serves (default: the handouts, what students receive), and extra arguments
 HANDOUT_DIR := build/handout
 LAB_DIR ?= $(HANDOUT_DIR)
@@ -38,18 +45,19 @@ export PYTHONHASHSEED := 0
 # spinning threads of two processes starve each other (a 2-thread training ran 4.6x slower beside other jobs)
 export OMP_WAIT_POLICY ?= PASSIVE
 
-.PHONY: help install data notebooks handout outputs execute demo report grade summary course test browser lab hub hub-accounts hub-proxy clean
+.PHONY: help install data notebooks handout outputs execute demo report grade summary course test browser postgresql lab hub hub-accounts hub-proxy clean
 
 help:
 	@echo "make course | test | data | notebooks | outputs | execute | demo | grade | report | summary | lab | hub | hub-accounts | clean"
 	@echo "variables: SCALE=$(SCALE) (ci|full)  DATA_SOURCE=$(DATA_SOURCE) (auto|download|offline)  VENV=$(VENV)"
 	@echo "grading:   A=<assignment> (default: all)  WORKERS=<n> (default: one per core)  COURSE_DIR=$(COURSE_DIR)"
+	@echo "           SCHEDULER=tcp://host:8786 | CLUSTER=<cluster.yaml>  LOCAL_IF_UNREACHABLE=1  (gradebook: COURSE_DB_URL)"
 	@echo "hub:       HUB_IP=$(HUB_IP)  HUB_PORT=$(HUB_PORT)  HUB_GRADER=$(HUB_GRADER)  HUB_STUDENTS='$(HUB_STUDENTS)'  HUB_ARGS=<launcher options>"
 	@echo "lab:       LAB_DIR=$(LAB_DIR)  LAB_ARGS=<extra jupyter lab arguments>"
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
-	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test]'
+	$(PY) -m pip install --quiet --disable-pip-version-check -e '.[test,cluster]'
 	touch $@
 
 install: $(STAMP)
@@ -79,7 +87,8 @@ demo: data notebooks
 	$(PY) -m course_utils.instructor report --course build/demo-course $(ASSIGNMENTS)
 
 grade: $(STAMP)
-	$(PY) -m course_utils.instructor grade --course $(COURSE_DIR) $(if $(WORKERS),--workers $(WORKERS)) $(A)
+	$(PY) -m course_utils.instructor grade --course $(COURSE_DIR) $(if $(WORKERS),--workers $(WORKERS)) \
+	  $(if $(SCHEDULER),--scheduler $(SCHEDULER)) $(if $(CLUSTER),--cluster $(CLUSTER)) $(if $(LOCAL_IF_UNREACHABLE),--local-if-unreachable) $(A)
 
 report: $(STAMP)
 	$(PY) -m course_utils.instructor report --course $(COURSE_DIR) $(A)
@@ -89,7 +98,7 @@ summary: $(STAMP)
 
 course: data notebooks execute demo summary
 
-test: $(STAMP) browser hub-proxy
+test: $(STAMP) browser hub-proxy postgresql
 	$(BIN)/pytest $(PYTEST_ARGS)
 
 # Debian's chromium for the browser test (tests/test_browser.py); installed where we are root on Debian,
@@ -102,6 +111,19 @@ browser:
 	    { apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null 2>&1; } || \
 	    echo "could not install chromium: tests/test_browser.py will fail"; \
 	  else echo "chromium is not installed and needs root on Debian to install: tests/test_browser.py is skipped"; fi; \
+	fi
+
+# Debian's PostgreSQL server for the gradebook tests on a database server (tests/test_postgres_gradebook.py,
+# tests/test_dask_grading.py: each starts its own server in a temporary folder); installed where we are root on
+# Debian, else those tests say why they are skipped.
+postgresql:
+	@if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && [ -f /etc/debian_version ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian's postgresql for the gradebook tests ..."; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null 2>&1 || \
+	    { apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq postgresql >/dev/null 2>&1; } || \
+	    echo "could not install postgresql: the PostgreSQL gradebook tests will fail"; \
+	  else echo "PostgreSQL is not installed and needs root on Debian to install: its gradebook tests are skipped"; fi; \
 	fi
 
 # JupyterLab with the nbgrader extension, on this machine only (127.0.0.1); by default it serves the handouts
