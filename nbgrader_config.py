@@ -78,5 +78,6 @@ if GRADING:
         c.Autograde.autograde_preprocessors = [runner, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
                                                SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
 
-# JupyterLab's assignment list needs an exchange folder that exists.
-c.Exchange.root = "grading/exchange"
+# JupyterLab's assignment list needs an exchange folder that exists. On the course hub every server is
+# given the hub's exchange in COURSE_EXCHANGE (course_utils/instructor/hub/jupyterhub_config.py).
+c.Exchange.root = os.environ.get("COURSE_EXCHANGE", "grading/exchange")
