@@ -19,7 +19,15 @@ c.CourseDirectory.release_directory = "notebooks"
 c.CourseDirectory.submitted_directory = "grading/submitted"
 c.CourseDirectory.autograded_directory = "grading/autograded"
 c.CourseDirectory.feedback_directory = "grading/feedback"
-c.CourseDirectory.db_url = "sqlite:///grading/gradebook.db"
+# The gradebook: $COURSE_DB_URL, e.g. a PostgreSQL server (postgresql+psycopg://grader@db-host/course), else an
+# SQLite file; phase 1 of `make grade` always writes the SQLite copy of its private course folder
+# (course_utils/instructor/gradebook_db.py).
+try:
+    from course_utils.instructor.gradebook_db import course_db_url
+except ImportError:
+    def course_db_url(environ=os.environ):
+        return environ.get("COURSE_DB_URL") or "sqlite:///grading/gradebook.db"
+c.CourseDirectory.db_url = course_db_url()
 # Data live in data/ at the course root, never inside an assignment folder.
 # expected_metrics.json holds the ranges the tests check a solution's results against: not for students.
 c.CourseDirectory.ignore = [".ipynb_checkpoints", "*.pyc", "__pycache__", "feedback", "*.npy", "*.zip",
