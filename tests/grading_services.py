@@ -163,8 +163,9 @@ class DaskCluster:
         return self
 
     def start_worker(self, name: str) -> None:
-        worker_env = {**self.env, "TMPDIR": str(self.folder / name)}  # its slots and snapshots stay in the test's folder
-        (self.folder / name).mkdir(exist_ok=True)
+        worker_env = {**self.env, "TMPDIR": str(self.folder / "tmp")}  # slots and snapshots: in the test's folder,
+        (self.folder / name).mkdir(exist_ok=True)                       # shared by the workers as on one machine
+        (self.folder / "tmp").mkdir(exist_ok=True)
         process = subprocess.Popen([str(BIN / "dask"), "worker", self.address, "--name", name, "--nthreads", "1",
                                     "--no-nanny", "--host", "127.0.0.1", "--no-dashboard", "--local-directory",
                                     str(self.folder / name)], env=worker_env, stdout=subprocess.PIPE,
@@ -204,3 +205,17 @@ def _end_leftovers(folder: Path) -> None:
                     break
                 except (ProcessLookupError, PermissionError):
                     continue
+
+
+@pytest.fixture(scope="session")
+def postgres():
+    """A PostgreSQL server of Debian's package on 127.0.0.1 for the test session (as the postgres user when we
+    are root); test modules import this fixture."""
+    if not sys.platform.startswith("linux"):
+        pytest.skip("the PostgreSQL tests start Debian's server: Linux only")
+    bindir = postgres_bindir()
+    if bindir is None:
+        unavailable("PostgreSQL's server programs (Debian's postgresql package) are not installed")
+    server = PostgresServer(bindir).start()
+    yield server
+    server.stop()

@@ -338,6 +338,10 @@ class DaskPhaseOne:
         return (f"phase 1 on the Dask cluster at {self.address} ({len(self.isolation)} workers checked); "
                 + " | ".join(kinds or ["no worker was checked"]))
 
+    def worker_count(self) -> int:
+        """How many workers ran submissions of the last run (else how many were checked)."""
+        return len(set(self.placement.values())) or len(self.isolation)
+
     def check_workers(self, check: WorkerCheck) -> None:
         """Ask every worker now in the cluster whether it can grade as the grader would; raise :class:`WorkersUnfit`."""
         reports = self.client.run(describe_worker, check) if self.client.scheduler_info()["workers"] else {}

@@ -19,17 +19,21 @@ def run_nbgrader(course_dir: Path, *args: str, env: dict[str, str] | None = None
     return result
 
 
-def gradebook_url(course_dir: Path) -> str:
-    """The SQLAlchemy URL of the course's gradebook (``grading/gradebook.db``)."""
-    return f"sqlite:///{Path(course_dir).resolve() / 'grading' / 'gradebook.db'}"
+def gradebook_url(course_dir: Path, environ: dict[str, str] | None = None) -> str:
+    """The SQLAlchemy URL of the course's gradebook, as nbgrader uses it with ``environ`` (default: this
+    process's environment): ``COURSE_DB_URL``, else ``nbgrader_config.py``'s ``db_url`` (``grading/gradebook.db``)."""
+    from .gradebook_db import database_url
+
+    return database_url(course_dir, environ)
 
 
-def grades(course_dir: Path, assignment: str) -> dict[str, dict[str, tuple[float, float]]]:
+def grades(course_dir: Path, assignment: str,
+           environ: dict[str, str] | None = None) -> dict[str, dict[str, tuple[float, float]]]:
     """Per student, per grade cell: (score, max score), from the course's gradebook."""
     from nbgrader.api import Gradebook
 
     result: dict[str, dict[str, tuple[float, float]]] = {}
-    with Gradebook(gradebook_url(course_dir)) as gradebook:
+    with Gradebook(gradebook_url(course_dir, environ)) as gradebook:
         for submission in gradebook.assignment_submissions(assignment):
             cells = {}
             for notebook in submission.notebooks:
