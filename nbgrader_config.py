@@ -55,8 +55,14 @@ c.Execute.timeout_func = cell_timeout
 c.Execute.interrupt_on_timeout = True
 c.Execute.extra_arguments = ["--HistoryManager.hist_file=:memory:", "--InteractiveShell.xmode=Minimal"]
 
-# Feedback must never show hidden tests (by default the tracebacks would quote them).
-c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, CSSHTMLHeaderPreprocessor]
+# Feedback must never show hidden tests, even when student code printed them: grade cells show their visible
+# part, score and error message (hidden-test lines removed); cells after the first hidden test show no output
+# (course_utils/instructor/sandbox/feedback_filter.py; nbgrader's ClearHiddenTests where the course is not installed).
+try:
+    from course_utils.instructor.sandbox.feedback_filter import FilterFeedback
+except ImportError:
+    FilterFeedback = ClearHiddenTests
+c.GenerateFeedback.preprocessors = [GetGrades, FilterFeedback, CSSHTMLHeaderPreprocessor]
 
 # `nbgrader autograde` runs every notebook at its "grading" setting (the shortest training that runs
 # every cell; grade cells never use the trained network), whatever SCALE the student chose, on one
@@ -64,7 +70,8 @@ c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, CSSHTMLHeaderPr
 # Each kernel's memory is capped (COURSE_KERNEL_MEMORY_MB, default 4096) and a kernel that dies costs
 # only the cells from the one that killed it on (course_utils/instructor/grading_kernels.py).
 # `python -m course_utils.instructor grade` runs the same command in two phases (COURSE_GRADING_PHASE):
-# "execute" in a sandbox per student, then "replay" of those outputs into this course's gradebook.
+# "execute" in a private copy of the course per student (tamper scan, canary cells, the kernel in its sandbox:
+# course_utils/instructor/submission_run.py), then "replay" of those outputs into this course's gradebook.
 # Only for that command: a JupyterLab server that reads this file must not change students' runs.
 if GRADING:
     os.environ.setdefault("COURSE_SCALE", "grading")
@@ -76,13 +83,17 @@ if GRADING:
 
     from course_utils.instructor.grading_kernels import HardenedExecute, ReplayExecution, memory_limit_arguments
 
-    c.Execute.extra_arguments = c.Execute.extra_arguments + memory_limit_arguments()
     phase = os.environ.get("COURSE_GRADING_PHASE", "")
-    if phase == "execute":  # in a throwaway sandbox: run the notebook, grade nothing
-        c.Autograde.autograde_preprocessors = [HardenedExecute]
+    if phase == "execute":  # in a private copy of the course: scan, run the notebook, grade nothing
+        from course_utils.instructor.submission_run import configure_phase_one
+
+        configure_phase_one(c)
     else:
+        c.Execute.extra_arguments = c.Execute.extra_arguments + memory_limit_arguments()
         runner = ReplayExecution if phase == "replay" else HardenedExecute
         c.ReplayExecution.executed_root = os.environ.get("COURSE_REPLAY_DIR", "")
+        c.ReplayExecution.manifest = os.environ.get("COURSE_REPLAY_MANIFEST", "")
+        c.ReplayExecution.manifest_sha256 = os.environ.get("COURSE_REPLAY_MANIFEST_SHA256", "")
         c.Autograde.autograde_preprocessors = [runner, IgnorePattern, ClearMetadataPreprocessor, LimitOutput,
                                                SaveAutoGrades, AssignLatePenalties, CheckCellMetadata]
 

@@ -113,24 +113,30 @@ sys.argv = ["nbgrader", *sys.argv[1:]]
 config = Config()
 namespace = {"get_config": lambda: config}
 exec(open("nbgrader_config.py").read(), namespace)
-runner = config.Autograde.autograde_preprocessors[0].__name__ if "autograde_preprocessors" in config.Autograde else "-"
+chain = config.Autograde.autograde_preprocessors if "autograde_preprocessors" in config.Autograde else []
+runner = ",".join(p.__name__ for p in chain[:4]) or "-"
 print(namespace["cell_timeout"]({"metadata": {"timeout": 900}}), namespace["cell_timeout"]({"metadata": {}}),
       os.environ.get("COURSE_SCALE"), os.environ.get("COURSE_THREADS"), runner,
       any("RLIMIT_AS" in a for a in config.Execute.extra_arguments))
 """
 
 
-@pytest.mark.parametrize("argv, phase, expected", [
-    (["autograde", "A"], "", "15 15 grading 1 HardenedExecute True"),
-    (["autograde", "A"], "execute", "15 15 grading 1 HardenedExecute True"),
-    (["autograde", "A"], "replay", "15 15 grading 1 ReplayExecution True"),
-    (["validate", "x.ipynb"], "", "900 120 None None - False"),
+PHASE_ONE = "ScanSubmission,PlantCanaries,{},CollectCanaries"
+
+
+@pytest.mark.parametrize("argv, phase, isolation, expected", [
+    (["autograde", "A"], "", "", "15 15 grading 1 HardenedExecute,IgnorePattern,ClearMetadataPreprocessor,LimitOutput True"),
+    (["autograde", "A"], "execute", "none", "15 15 grading 1 " + PHASE_ONE.format("HardenedExecute") + " True"),
+    (["autograde", "A"], "execute", "user", "15 15 grading 1 " + PHASE_ONE.format("SandboxedExecute") + " False"),
+    (["autograde", "A"], "replay", "", "15 15 grading 1 ReplayExecution,IgnorePattern,ClearMetadataPreprocessor,LimitOutput True"),
+    (["validate", "x.ipynb"], "", "", "900 120 None None - False"),
 ])
-def test_nbgrader_config_hardens_autograde_only(root, argv, phase, expected):
-    """Autograde: grading scale, one thread, 15 s a cell, memory cap, the phase's runner; validate: the
-    student's own settings and the cells' own limits."""
+def test_nbgrader_config_hardens_autograde_only(root, argv, phase, isolation, expected):
+    """Autograde: grading scale, one thread, 15 s a cell, the phase's preprocessors, the memory cap inside the
+    kernel unless the kernel runs in its sandbox (whose limits are set outside it); validate: the student's
+    own settings and the cells' own limits."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("COURSE_", "OMP_"))}
-    env["COURSE_GRADING_PHASE"] = phase
+    env.update(COURSE_GRADING_PHASE=phase, COURSE_KERNEL_ISOLATION=isolation)
     result = subprocess.run([sys.executable, "-c", CONFIG_PROBE, *argv], cwd=root, env=env, capture_output=True,
                             text=True, check=True)
     assert result.stdout.split() == expected.split()

@@ -5,7 +5,9 @@ handout   what a student receives, per assignment: build/handout/<A>/ and <A>.zi
           due date, so the handout may hold what answers B)
 execute   run the solutions with papermill at --scale, record metrics and run times
 grade     autograde every submission in grading/submitted on all cores (--workers N), then write
-          feedback and grading/grades.csv; the scores are those of `nbgrader autograde`
+          feedback and grading/grades.csv; the scores are those of `nbgrader autograde`. Phase 1 on a Dask
+          cluster: --scheduler tcp://host:8786 or --cluster FILE (dask-jobqueue); the gradebook where
+          COURSE_DB_URL (or nbgrader_config.py) says, e.g. on PostgreSQL
 report    the instructor report from the gradebook: CSV files and a figure in grading/reports/
 demo      autograde a demo class (five kinds of students and six attacks on the grader), with its report
 summary   print the course summary table
@@ -25,12 +27,29 @@ def _print_class_run(cell_grades: dict, run) -> None:
     for student, cells in sorted(cell_grades.items()):
         score, maximum = sum(s for s, _ in cells.values()), sum(m for _, m in cells.values())
         print(f"    {student:12s} {score:4g}/{maximum:g}")
-    for label, found in (("not a valid notebook (0 points)", run.invalid), ("not run (0 points)", run.failed),
-                         ("wrote into course files (in its sandbox, without effect)", run.tampered)):
-        for student, what in found.items():
-            print(f"  ! {student}: {label}: {what}")
-    if run.restored:
-        print(f"  ! course files changed during the run were restored: {', '.join(run.restored)}")
+    print(f"  {run.isolation}")
+    for line in run.notes():
+        print(f"  ! {line}")
+
+
+def _dask_phase_one(args):
+    """The Dask cluster phase 1 runs on (--scheduler or --cluster), or None for this machine's processes."""
+    if not (args.scheduler or args.cluster):
+        return None
+    if args.scheduler and args.cluster:
+        raise RuntimeError("--scheduler and --cluster name two clusters: give one")
+    from .dask_grading import DaskPhaseOne, SchedulerUnreachable
+
+    try:
+        phase_one = (DaskPhaseOne.connect(args.scheduler) if args.scheduler else
+                     DaskPhaseOne.from_cluster_file(args.cluster))
+    except SchedulerUnreachable as error:
+        if not args.local_if_unreachable:
+            raise
+        print(f"warning: {error}; grading on this machine instead (--local-if-unreachable)", flush=True)
+        return None
+    print(f"phase 1 on the Dask cluster at {phase_one.address}", flush=True)
+    return phase_one
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -44,6 +63,12 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--in-order", action="store_true",
                         help="handout: hand out the assignments in the order given, each after the ones before are due")
     parser.add_argument("--course", default=None, help="grade, report: the course folder (default: this course)")
+    parser.add_argument("--scheduler", default=None, metavar="URL",
+                        help="grade: run phase 1 on the Dask cluster of this scheduler (tcp://host:8786)")
+    parser.add_argument("--cluster", default=None, metavar="FILE",
+                        help="grade: start the Dask cluster this file describes (dask-jobqueue or local) for phase 1")
+    parser.add_argument("--local-if-unreachable", action="store_true",
+                        help="grade: grade on this machine when the Dask scheduler cannot be reached")
     args = parser.parse_args(argv)
     root = course_root()
 
@@ -81,6 +106,11 @@ def main(argv: list[str] | None = None) -> int:
         from .demo import grade
 
         course = Path(args.course).resolve() if args.course else root
+        try:
+            phase_one = _dask_phase_one(args)
+        except RuntimeError as error:
+            print(f"error: {error}", file=sys.stderr)
+            return 1
         graded = 0
         for assignment in args.assignments:
             if not submitted_students(course, assignment):
@@ -89,17 +119,22 @@ def main(argv: list[str] | None = None) -> int:
             print(f"autograding {assignment} ...", flush=True)
             done = []
 
-            def progress(student: str, failure: str, tampered: list[str]) -> None:
-                done.append(student)
-                print(f"  run {len(done)}: {student}{'  (' + failure + ')' if failure else ''}", flush=True)
+            def progress(result) -> None:
+                done.append(result.student)
+                note = result.failure or ("flagged for a manual grade" if result.flags() else "")
+                print(f"  run {len(done)}: {result.student}{'  (' + note + ')' if note else ''}", flush=True)
 
             try:
-                cell_grades, run = grade(course, assignment, workers=args.workers, progress=progress)
+                cell_grades, run = grade(course, assignment, workers=args.workers, progress=progress, phase_one=phase_one)
             except (FileNotFoundError, RuntimeError) as error:
                 print(f"error: {error}", file=sys.stderr)
+                if phase_one is not None:
+                    phase_one.close()
                 return 1
             graded += 1
             _print_class_run(cell_grades, run)
+        if phase_one is not None:
+            phase_one.close()
         if not graded:
             print("error: no submissions to grade (nbgrader collects them into grading/submitted/<student>/<assignment>/)",
                   file=sys.stderr)
@@ -109,8 +144,11 @@ def main(argv: list[str] | None = None) -> int:
 
         from .report import report_text, write_report
 
+        from .gradebook_db import database_url, is_sqlite
+
         course = Path(args.course).resolve() if args.course else root
-        if not (course / "grading" / "gradebook.db").is_file():
+        url = database_url(course)
+        if is_sqlite(url) and not Path(url.split(":///", 1)[1]).is_file():
             print(f"error: no gradebook in {course / 'grading'}: grade a class first (make grade)", file=sys.stderr)
             return 1
         written = write_report(course, args.assignments)

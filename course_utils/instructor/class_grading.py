@@ -1,70 +1,87 @@
-"""Autograde a whole class on every core, with the results of a serial ``nbgrader autograde``.
+"""Autograde a whole class on every core, with the results of a serial ``nbgrader autograde``, in a way
+no submission can cheat, peek at or break.
 
-Two phases, both nbgrader's own command (``nbgrader_config.py`` picks the preprocessors):
+1. **snapshot**: when the run starts, the config, the assignment's source and release, the gradebook and
+   the submissions are copied into a work folder only the grader can read (``submission_run.take_snapshot``);
+   nothing later in the run reads the course's own copies until the replay.
+2. **execute**, in parallel: each submission runs in a private course folder built from the snapshot, by
+   ``nbgrader autograde --student S`` in the grader (``submission_run.execute_submission``); only its
+   kernel runs in a sandbox (``sandbox.kernel_sandbox``). Before execution every cell the student
+   could edit is scanned for tampering (``sandbox.tamper_scan``) and canary cells are planted
+   (``sandbox.canaries``). What comes back is the executed notebook, its sha256 and a report.
+3. **replay**, serially, in the real course: ``nbgrader autograde`` with execution replaced by the
+   notebooks phase 1 returned (checked against their sha256). Sanitising, restoring the hidden tests,
+   scoring and the gradebook are those of a serial run.
+4. **flags**: a submission the scan or a canary flagged gets 0 on every autograded cell and
+   ``needs_manual_grade`` in the gradebook, with the reasons in the run log.
 
-1. **execute**, in parallel: each submission is copied into a sandbox of its own (a throwaway course
-   folder outside the course: the config, the assignment's source, a copy of the gradebook, the one
-   submission) and run there by ``nbgrader autograde --student S`` with one thread, a memory cap and
-   a time limit. Whatever the student's code writes into "the course" lands in the sandbox; the grader
-   notices and reports it.
-2. **replay**, serially, in the real course: ``nbgrader autograde`` with execution replaced by the
-   outputs of phase 1. Sanitising, restoring the hidden tests, scoring and the gradebook are exactly
-   those of a serial run, so the scores, the gradebook and the feedback are the same.
-
-A notebook that is not valid JSON is not run: it scores 0 on every cell and is reported.
+A notebook that is not valid JSON is not run: it scores 0 on every cell and is reported. Whatever one
+submission does (crash its kernel or its nbgrader process, write files, hold marker texts), the others
+are graded and the run finishes; feedback is generated per student where the class's run fails.
 """
 from __future__ import annotations
 
-import hashlib
 import json
-import multiprocessing
 import os
 import re
 import shutil
-import signal
-import sqlite3
-import subprocess
-import sys
-import tempfile
 import time
-import traceback
 import warnings
-from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import nbformat
 
-from .grading_kernels import kernel_memory_mb
+from .gradebook_db import check_gradebook, phase_one_gradebook, without_credentials
+from .grading_kernels import sha256
 from .nbgrader_cli import gradebook_url, run_nbgrader
-
-#: seconds one submission may take in phase 1 before its process is killed (cells have their own limits)
-STUDENT_TIME_LIMIT_S = 1800
+from .sandbox.kernel_sandbox import Limits, detect_isolation, kernel_memory_mb, kernel_user
+from .submission_run import (FORK, STUDENT_TIME_LIMIT_S, RunSnapshot, SubmissionJob, SubmissionResult,  # noqa: F401
+                             fingerprints, prepare_worker, protected_files, take_snapshot)
 
 
 @dataclass
 class ClassRun:
-    """What a class run did, beyond the scores in the gradebook."""
+    """What a class run did, beyond the scores in the gradebook (written to ``grading/runs/<A>.json``)."""
 
     assignment: str
     students: list[str]
     workers: int
+    isolation: str = ""     # how student kernels ran (Isolation.describe())
     seconds: float = 0.0
     invalid: dict[str, str] = field(default_factory=dict)   # student -> why the notebook could not be read
-    failed: dict[str, str] = field(default_factory=dict)    # student -> why phase 1 gave no notebook
-    tampered: dict[str, list[str]] = field(default_factory=dict)  # student -> course files it wrote (in its sandbox)
+    failed: dict[str, str] = field(default_factory=dict)    # student -> why phase 1 or the replay gave no result
+    flagged: dict[str, list[str]] = field(default_factory=dict)  # student -> why it needs a manual grade
+    tampered: dict[str, list[str]] = field(default_factory=dict)  # student -> files of its private course it wrote
+    left_out: dict[str, list[str]] = field(default_factory=dict)  # student -> links/special files not copied
+    feedback_failed: dict[str, str] = field(default_factory=dict)  # student -> why its feedback is missing
     restored: list[str] = field(default_factory=list)       # files of the real course changed during the run
     phase_seconds: dict[str, float] = field(default_factory=dict)  # "execute" (parallel), "replay" (serial)
 
+    def notes(self) -> list[str]:
+        """One line per thing the instructor should know (the command prints them)."""
+        lines = []
+        for label, found in (("not a valid notebook (0 points)", self.invalid), ("not run (0 points)", self.failed),
+                             ("flagged: 0 on every test cell, needs a manual grade", self.flagged),
+                             ("wrote into course files (in its private copy, without effect)", self.tampered),
+                             ("links or special files left out of its submission", self.left_out),
+                             ("no feedback", self.feedback_failed)):
+            for student, what in found.items():
+                what = "; ".join(what) if isinstance(what, list) else what
+                lines.append(f"{student}: {label}: {what}")
+        if self.restored:
+            lines.append(f"course files changed during the run were restored: {', '.join(self.restored)}")
+        return lines
+
 
 def default_workers() -> int:
-    """One worker per core, fewer when memory would not hold that many capped kernels."""
+    """One worker per core, fewer when memory would not hold that many capped kernels and their scratch space."""
     cores = len(os.sched_getaffinity(0)) if hasattr(os, "sched_getaffinity") else (os.cpu_count() or 1)
     try:
         available_mb = os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE") // 1024**2
     except (ValueError, OSError):
         return cores
-    return max(1, min(cores, available_mb // (kernel_memory_mb() + 512)))
+    return max(1, min(cores, available_mb // (kernel_memory_mb() + Limits().scratch_mb + 512)))
 
 
 def submitted_students(course_dir: Path, assignment: str) -> list[str]:
@@ -90,209 +107,54 @@ def unreadable_notebook(folder: Path, names: list[str]) -> str:
     return ""
 
 
-def protected_files(course_dir: Path, assignment: str) -> list[Path]:
-    """Files whose change during grading would change grades: config, gradebook, source and release."""
-    files = [course_dir / "nbgrader_config.py", course_dir / "grading" / "gradebook.db"]
-    for folder in (course_dir / "solutions" / assignment, course_dir / "notebooks" / assignment):
-        files += sorted(p for p in folder.rglob("*") if p.is_file())
-    return files
-
-
-def fingerprints(files: list[Path], base: Path, gradebook_as_database: bool = False) -> dict[str, str]:
-    """sha256 per file (relative name). With ``gradebook_as_database``, the gradebook (which nbgrader
-    itself writes in a sandbox) only counts as changed when it is no longer a sound SQLite database."""
-    def fingerprint(path: Path) -> str:
-        if not path.is_file():
-            return "missing"
-        if gradebook_as_database and path.name == "gradebook.db":
-            return "database" if _sound_database(path) else "not a database"
-        return hashlib.sha256(path.read_bytes()).hexdigest()
-
-    return {str(p.relative_to(base)): fingerprint(p) for p in files}
-
-
-def _sound_database(path: Path) -> bool:
+def run_phase_one(snapshot: RunSnapshot, students: list[str], workers: int, limit_s: float,
+                  progress=None) -> dict[str, SubmissionResult]:
+    """Keep ``workers`` submissions running (worker ``slot`` k runs its kernels as course-kernel-k) until
+    every student has run; all started from this thread. ``progress(result)`` after each."""
+    pending, running, results = list(students), {}, {}
     try:
-        with closing(sqlite3.connect(f"file:{path}?mode=ro", uri=True)) as db:
-            return db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    except sqlite3.DatabaseError:
-        return False
-
-
-def _copy_gradebook(source: Path, target: Path) -> None:
-    """A consistent copy of an SQLite gradebook, even while another process reads it."""
-    with closing(sqlite3.connect(source)) as src, closing(sqlite3.connect(target)) as dst:
-        src.backup(dst)
-
-
-def _make_sandbox(course_dir: Path, sandbox: Path, assignment: str, student: str, gradebook: Path) -> None:
-    (sandbox / "grading" / "submitted" / student).mkdir(parents=True)
-    shutil.copy(course_dir / "nbgrader_config.py", sandbox / "nbgrader_config.py")
-    shutil.copytree(course_dir / "solutions" / assignment, sandbox / "solutions" / assignment)
-    shutil.copytree(course_dir / "notebooks" / assignment, sandbox / "notebooks" / assignment)
-    shutil.copytree(course_dir / "grading" / "submitted" / student / assignment,
-                    sandbox / "grading" / "submitted" / student / assignment)
-    shutil.copy(gradebook, sandbox / "grading" / "gradebook.db")
-
-
-def _sandbox_env(base: dict[str, str], sandbox: Path, data_dir: Path) -> dict[str, str]:
-    env = dict(base)
-    env.update(COURSE_GRADING_PHASE="execute", COURSE_ROOT=str(sandbox), COURSE_DATA_DIR=str(data_dir),
-               COURSE_THREADS="1", OMP_NUM_THREADS="1", MKL_NUM_THREADS="1", OPENBLAS_NUM_THREADS="1")
-    env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
-    return env
-
-
-class SandboxRun:
-    """``nbgrader autograde --student S`` in a sandbox, as a process of its own session (so that it can be
-    killed with its kernel). Where the platform can fork, the process is forked from the grader, which
-    has imported nbgrader once: that saves about 2.5 s of imports per submission."""
-
-    def __init__(self, student: str, sandbox: Path, assignment: str, env: dict[str, str]):
-        self.student, self.sandbox, self.env = student, sandbox, env
-        self.arguments = ["autograde", assignment, "--student", student, "--force"]
-        self.log = sandbox.parent / f"{student}.log"
-        self.started = time.perf_counter()
-        if FORK is not None:
-            self.process = FORK.Process(target=_nbgrader_child, args=(self.arguments, sandbox, env, self.log))
-            self.process.start()
-        else:
-            with open(self.log, "w") as log:
-                self.process = subprocess.Popen([sys.executable, "-m", "nbgrader", *self.arguments], cwd=sandbox,
-                                                env=env, stdout=log, stderr=subprocess.STDOUT, start_new_session=True)
-
-    def exit_code(self) -> int | None:
-        """The exit code, or None while it runs."""
-        if FORK is not None:
-            return None if self.process.is_alive() else self.process.exitcode
-        return self.process.poll()
-
-    def kill(self) -> None:
-        try:
-            os.killpg(self.process.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
-        if FORK is not None:
-            self.process.join()
-        else:
-            self.process.wait()
-
-    def log_tail(self) -> str:
-        lines = self.log.read_text(errors="replace").strip().splitlines() if self.log.is_file() else []
-        errors = [line for line in lines if "ERROR" in line or "Error" in line]
-        return (errors or lines or ["no output"])[-1][:300]
-
-
-def _nbgrader_child(arguments: list[str], cwd: Path, env: dict[str, str], log: Path) -> None:
-    """Body of a forked phase-1 process: its own session, output to ``log``, nbgrader's command line."""
-    os.setsid()
-    descriptor = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o644)
-    os.dup2(descriptor, 1)
-    os.dup2(descriptor, 2)
-    os.chdir(cwd)
-    os.environ.clear()
-    os.environ.update(env)
-    sys.argv = ["nbgrader", *arguments]
-    code = 1
-    try:
-        from nbgrader.apps.nbgraderapp import NbGraderApp
-
-        NbGraderApp.launch_instance()
-        code = 0
-    except SystemExit as exit_:
-        code = exit_.code if isinstance(exit_.code, int) else (0 if exit_.code is None else 1)
-    except BaseException:  # anything: the log says what, the grader reports a failure
-        traceback.print_exc()
-    finally:
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os._exit(code)
-
-
-FORK = multiprocessing.get_context("fork") if "fork" in multiprocessing.get_all_start_methods() else None
-
-
-def start_in_sandbox(course_dir: Path, assignment: str, student: str, work: Path, gradebook: Path,
-                     base_env: dict[str, str], data_dir: Path) -> tuple[SandboxRun, dict[str, str]]:
-    """Phase 1 for one student: make its sandbox and start nbgrader there. Returns the run and the
-    fingerprints of the sandbox's course files, to see afterwards what the student's code wrote."""
-    sandbox = work / "sandboxes" / student
-    _make_sandbox(course_dir, sandbox, assignment, student, gradebook)
-    before = fingerprints(_watched(sandbox, assignment), sandbox, gradebook_as_database=True)
-    return SandboxRun(student, sandbox, assignment, _sandbox_env(base_env, sandbox, data_dir)), before
-
-
-def _watched(sandbox: Path, assignment: str) -> list[Path]:
-    return protected_files(sandbox, assignment) + sorted(
-        p for p in (sandbox / "grading" / "submitted").rglob("*") if p.is_file())
-
-
-def finish_in_sandbox(job: SandboxRun, assignment: str, work: Path, before: dict[str, str],
-                      code: int) -> tuple[str, list[str]]:
-    """After phase 1: keep the executed notebook as ``work/executed/<student>/<assignment>/`` (or a
-    ``failure.txt``), drop the sandbox; returns (failure reason or "", course files written in the sandbox)."""
-    sandbox, student = job.sandbox, job.student
-    after = fingerprints(_watched(sandbox, assignment), sandbox, gradebook_as_database=True)
-    tampered = sorted(name for name in before if after.get(name) != before[name])
-    executed = sandbox / "grading" / "autograded" / student / assignment
-    notebooks = sorted(executed.glob("*.ipynb")) if executed.is_dir() else []
-    failure = "" if code == 0 and notebooks else f"nbgrader exited with {code}: {job.log_tail()}"
-    target = work / "executed" / student / assignment
-    target.mkdir(parents=True)
-    for path in notebooks:
-        shutil.copy(path, target / path.name)
-    if failure:
-        (work / "executed" / student / "failure.txt").write_text(failure + "\n")
-    shutil.rmtree(sandbox, ignore_errors=True)
-    return failure, tampered
-
-
-def run_phase_one(course_dir: Path, assignment: str, students: list[str], work: Path, gradebook: Path,
-                  base_env: dict[str, str], data_dir: Path, workers: int, limit_s: float, run: ClassRun,
-                  progress=None) -> None:
-    """Keep ``workers`` sandboxes busy until every student has run (all started from this thread)."""
-    import nbgrader.apps.nbgraderapp  # noqa: F401  (imported once, before forking)
-
-    pending, running = list(students), {}
-    try:
-        _schedule(pending, running, course_dir, assignment, work, gradebook, base_env, data_dir, workers, limit_s,
-                  run, progress)
+        while pending or running:
+            for slot in range(workers):
+                if slot not in running and pending:
+                    student = pending.pop(0)
+                    try:
+                        running[slot] = SubmissionJob(snapshot, student, slot)
+                    except Exception as error:  # e.g. a disk full while copying: this student only
+                        results[student] = SubmissionResult(student, failure=f"phase 1 could not start: {error}")
+                        progress and progress(results[student])
+            _wait_for_any(list(running.values()))
+            for slot, job in list(running.items()):
+                code = job.exit_code()
+                if code is None and time.perf_counter() - job.started > limit_s:
+                    job.kill()
+                    code = -9
+                if code is None:
+                    continue
+                del running[slot]
+                results[job.student] = job.finish(code, limit_s)
+                if progress:
+                    progress(results[job.student])
     finally:  # an error in the grader itself (a full disk, Ctrl-C): no kernel is left running
-        for job, _ in running.values():
+        for job in running.values():
             job.kill()
+    return results
 
 
-def _schedule(pending, running, course_dir, assignment, work, gradebook, base_env, data_dir, workers, limit_s,
-              run, progress) -> None:
-    while pending or running:
-        while pending and len(running) < workers:
-            student = pending.pop(0)
-            running[student] = start_in_sandbox(course_dir, assignment, student, work, gradebook, base_env, data_dir)
+def _wait_for_any(jobs: list[SubmissionJob], timeout: float = 1.0) -> None:
+    """Until one of ``jobs`` ends (at most ``timeout`` seconds, to check the time limits)."""
+    if FORK is not None and jobs:
+        from multiprocessing.connection import wait
+
+        wait([job.process.sentinel for job in jobs], timeout)
+    elif jobs:
         time.sleep(0.05)
-        for student, (job, before) in list(running.items()):
-            code = job.exit_code()
-            if code is None and time.perf_counter() - job.started > limit_s:
-                job.kill()
-                code = -9
-            if code is None:
-                continue
-            del running[student]
-            failure, tampered = finish_in_sandbox(job, assignment, work, before, code)
-            if code == -9 and failure:
-                failure = f"stopped after {limit_s:g} s: {failure}"
-            if failure:
-                run.failed[student] = failure
-            if tampered:
-                run.tampered[student] = tampered
-            if progress:
-                progress(student, failure, tampered)
 
 
-def record_zero(course_dir: Path, assignment: str, student: str) -> None:
+def record_zero(course_dir: Path, assignment: str, student: str, url: str | None = None) -> None:
     """Give ``student`` a submission with 0 on every autograded cell (their notebook could not be read)."""
     from nbgrader.api import Gradebook
 
-    with Gradebook(gradebook_url(course_dir)) as gradebook, warnings.catch_warnings():
+    with Gradebook(url or gradebook_url(course_dir)) as gradebook, warnings.catch_warnings():
         warnings.simplefilter("ignore")  # SQLAlchemy's autoflush notes while nbgrader builds the submission
         gradebook.update_or_create_student(student)
         submission = gradebook.update_or_create_submission(assignment, student)
@@ -304,10 +166,30 @@ def record_zero(course_dir: Path, assignment: str, student: str) -> None:
         gradebook.db.commit()
 
 
+def flag_for_manual_grading(course_dir: Path, assignment: str, students: list[str], url: str | None = None) -> None:
+    """Every grade cell of each of ``students``: automatic score 0 and ``needs_manual_grade``."""
+    from nbgrader.api import Gradebook, MissingEntry
+
+    with Gradebook(url or gradebook_url(course_dir)) as gradebook, warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        for student in students:
+            try:
+                submission = gradebook.find_submission(assignment, student)
+            except MissingEntry:
+                gradebook.update_or_create_student(student)
+                submission = gradebook.update_or_create_submission(assignment, student)
+            for notebook in submission.notebooks:
+                for grade in notebook.grades:
+                    if grade.cell.cell_type == "code":
+                        grade.auto_score = 0
+                    grade.needs_manual_grade = True
+        gradebook.db.commit()
+
+
 def grading_data_dir(course_dir: Path, env: dict[str, str]) -> Path:
     """The data folder a serial ``nbgrader autograde`` in ``course_dir`` would give the notebooks
     (``COURSE_DATA_DIR``, else ``COURSE_ROOT/data``, else the course root found from ``course_dir``):
-    sandboxes must read the same data, never fetch or generate their own."""
+    phase 1 must read the same data, never fetch or generate its own."""
     from ..notebook.paths import course_root
 
     if env.get("COURSE_DATA_DIR"):
@@ -317,20 +199,61 @@ def grading_data_dir(course_dir: Path, env: dict[str, str]) -> Path:
     return course_root(start=course_dir) / "data"
 
 
+def _write_executed(snapshot: RunSnapshot, results: dict[str, SubmissionResult]) -> tuple[Path, str]:
+    """Phase 1's notebooks, as it returned them, where the replay reads them; the manifest of their sha256
+    and the manifest's own sha256."""
+    root = snapshot.folder / "executed"
+    manifest = {}
+    for student, result in results.items():
+        folder = root / student / snapshot.assignment
+        folder.mkdir(parents=True, exist_ok=True)
+        for name, data in result.notebooks.items():
+            (folder / name).write_bytes(data)
+        if result.failure:
+            (root / student / "failure.txt").write_text(result.failure + "\n")
+        manifest[student] = result.sha256
+    data = json.dumps(manifest, sort_keys=True).encode()
+    path = snapshot.folder / "manifest.json"
+    path.write_bytes(data)
+    return path, sha256(data)
+
+
+def _replay(course_dir: Path, assignment: str, snapshot: RunSnapshot, results: dict[str, SubmissionResult],
+            run: ClassRun, env: dict[str, str] | None) -> None:
+    manifest, digest = _write_executed(snapshot, results)
+    arguments = ["autograde", assignment, "--force"]
+    if run.invalid:
+        arguments.append(f"--CourseDirectory.student_id_exclude={','.join(run.invalid)}")
+    replay_env = {**(env or {}), "COURSE_GRADING_PHASE": "replay", "COURSE_REPLAY_DIR": str(snapshot.folder / "executed"),
+                  "COURSE_REPLAY_MANIFEST": str(manifest), "COURSE_REPLAY_MANIFEST_SHA256": digest}
+    try:
+        run_nbgrader(course_dir, *arguments, env=replay_env)
+    except RuntimeError as error:  # nbgrader went on with the others; say what it could not grade
+        failed = sorted(set(re.findall(r"for student '([^']+)'", str(error))))
+        if not failed:
+            raise
+        for student in failed:
+            run.failed.setdefault(student, "nbgrader could not grade the submission (see its log)")
+
+
 def grade_class(course_dir: Path, assignment: str, workers: int | None = None, env: dict[str, str] | None = None,
                 data_dir: Path | None = None, limit_s: float = STUDENT_TIME_LIMIT_S,
-                progress=None) -> ClassRun:
-    """Autograde every submission of ``assignment`` in ``course_dir`` (see the module docstring)."""
+                progress=None, phase_one=None) -> ClassRun:
+    """Autograde every submission of ``assignment`` in ``course_dir`` (see the module docstring);
+    ``progress(result)`` is called after each submission's phase 1. Phase 1 runs in local processes, or on a
+    Dask cluster with ``phase_one`` (:class:`~course_utils.instructor.dask_grading.DaskPhaseOne`)."""
     course_dir = Path(course_dir).resolve()
     base_env = {**os.environ, **(env or {})}
     data_dir = Path(data_dir or grading_data_dir(course_dir, base_env)).resolve()
     students = submitted_students(course_dir, assignment)
-    run = ClassRun(assignment, students, workers or default_workers())
+    isolation = detect_isolation(base_env.get("COURSE_KERNEL_SANDBOX"))
+    run = ClassRun(assignment, students, workers or default_workers(), isolation=isolation.describe())
     if not students:
         raise FileNotFoundError(f"no submissions of {assignment} in {course_dir / 'grading' / 'submitted'}")
-    if not (course_dir / "grading" / "gradebook.db").is_file() or not notebook_names(course_dir, assignment):
+    if not notebook_names(course_dir, assignment):
         raise FileNotFoundError(f"{assignment} is not in {course_dir}'s gradebook: run `make notebooks` "
                                 "(nbgrader generate_assignment) before grading")
+    url = check_gradebook(course_dir, assignment, base_env)  # before any kernel: reachable, holds the assignment
     start = time.perf_counter()
     names = notebook_names(course_dir, assignment)
     for student in students:
@@ -338,20 +261,42 @@ def grade_class(course_dir: Path, assignment: str, workers: int | None = None, e
         if reason:
             run.invalid[student] = reason
     runnable = [s for s in students if s not in run.invalid]
+    if isolation.mode == "user":
+        for slot in range(run.workers):
+            kernel_user(slot, isolation)  # created before any worker starts
+    prepare_worker(isolation.mode)
 
-    with tempfile.TemporaryDirectory(prefix=f"grade-{assignment}-") as tmp:
-        work = Path(tmp)
-        gradebook = work / "gradebook.db"
-        _copy_gradebook(course_dir / "grading" / "gradebook.db", gradebook)
-        originals = work / "originals"
+    local_gradebook = course_dir / "grading" / "gradebook.db"
+    elsewhere, existed = url != f"sqlite:///{local_gradebook}", local_gradebook.exists()
+    snapshot, run.left_out = take_snapshot(course_dir, assignment, runnable, data_dir, without_credentials(base_env),
+                                           isolation.mode)
+    if elsewhere:  # on a server (or another file): phase 1 gets the assignment's definitions from there
+        if not existed:
+            local_gradebook.unlink(missing_ok=True)  # the empty file the snapshot's SQLite copy left
+        phase_one_gradebook(url, assignment, snapshot.gradebook)
+    try:
         protected = protected_files(course_dir, assignment)
+        originals = snapshot.folder / "originals"
         for path in protected:
             (originals / path.relative_to(course_dir)).parent.mkdir(parents=True, exist_ok=True)
             shutil.copy(path, originals / path.relative_to(course_dir))
         before = fingerprints(protected, course_dir)
 
-        run_phase_one(course_dir, assignment, runnable, work, gradebook, base_env, data_dir, run.workers, limit_s,
-                      run, progress)
+        def on_result(result: SubmissionResult) -> None:
+            if result.failure:
+                run.failed[result.student] = result.failure
+            if result.wrote:
+                run.tampered[result.student] = result.wrote
+            if result.flags():
+                run.flagged[result.student] = result.flags()
+            if progress:
+                progress(result)
+
+        if phase_one is None:
+            results = run_phase_one(snapshot, runnable, run.workers, limit_s, on_result)
+        else:  # on a Dask cluster: the same phase 1 per submission, on whichever worker is free
+            results = phase_one.run(snapshot, runnable, limit_s, on_result)
+            run.isolation, run.workers = phase_one.describe(), phase_one.worker_count()
         run.phase_seconds["execute"] = round(time.perf_counter() - start, 1)
 
         after = fingerprints(protected, course_dir)
@@ -360,25 +305,36 @@ def grade_class(course_dir: Path, assignment: str, workers: int | None = None, e
             run.restored.append(name)
 
         if runnable:
-            exclude = ",".join(run.invalid)
-            arguments = ["autograde", assignment, "--force"]
-            if exclude:
-                arguments.append(f"--CourseDirectory.student_id_exclude={exclude}")
-            replay_env = {**(env or {}), "COURSE_GRADING_PHASE": "replay", "COURSE_REPLAY_DIR": str(work / "executed")}
             replay_start = time.perf_counter()
-            try:
-                run_nbgrader(course_dir, *arguments, env=replay_env)
-            except RuntimeError as error:  # nbgrader went on with the others; say what it could not grade
-                failed = sorted(set(re.findall(r"for student '([^']+)'", str(error))))
-                if not failed:
-                    raise
-                for student in failed:
-                    run.failed.setdefault(student, "nbgrader could not grade the submission (see its log)")
+            _replay(course_dir, assignment, snapshot, results, run, env)
             run.phase_seconds["replay"] = round(time.perf_counter() - replay_start, 1)
+    finally:
+        shutil.rmtree(snapshot.folder, ignore_errors=True)
     for student in run.invalid:
-        record_zero(course_dir, assignment, student)
+        record_zero(course_dir, assignment, student, url)
+    if run.flagged:
+        flag_for_manual_grading(course_dir, assignment, sorted(run.flagged), url)
     run.seconds = round(time.perf_counter() - start, 1)
     return run
+
+
+def generate_feedback(course_dir: Path, assignment: str, students: list[str],
+                      env: dict[str, str] | None = None) -> dict[str, str]:
+    """``nbgrader generate_feedback`` for the class; where that fails, once per student, so that one
+    student's notebook never costs the others their feedback. Returns student -> why theirs failed."""
+    try:
+        run_nbgrader(course_dir, "generate_feedback", assignment, "--force", env=env)
+        return {}
+    except RuntimeError:
+        pass
+    failures = {}
+    for student in students:
+        try:
+            run_nbgrader(course_dir, "generate_feedback", assignment, "--student", student, "--force", env=env)
+        except RuntimeError as error:
+            lines = [line for line in str(error).splitlines() if "Error" in line or "ERROR" in line] or ["failed"]
+            failures[student] = lines[-1][:300]
+    return failures
 
 
 def write_run_log(run: ClassRun, path: Path) -> None:

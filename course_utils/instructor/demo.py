@@ -8,11 +8,12 @@ the training, so the scores are those of a full run.
 from __future__ import annotations
 
 import json
+import os
 import shutil
 from pathlib import Path
 
 from . import notebooks
-from .class_grading import ClassRun, grade_class, write_run_log
+from .class_grading import ClassRun, generate_feedback, grade_class, submitted_students, write_run_log
 from .execute import results_dir
 from .generate import generate_release
 from .nbgrader_cli import grades, run_nbgrader
@@ -46,18 +47,21 @@ def submit(course_dir: Path, assignment: str, students: dict) -> None:
 
 
 def grade(course_dir: Path, assignment: str, env: dict[str, str] | None = None, workers: int | None = None,
-          serial: bool = False, progress=None) -> tuple[dict, ClassRun | None]:
+          serial: bool = False, progress=None, phase_one=None) -> tuple[dict, ClassRun | None]:
     """Autograde (in parallel, or with nbgrader's serial command), generate feedback, export the CSV;
-    return the per-cell grades and, in parallel, the class run's report."""
+    return the per-cell grades and, in parallel, the class run's report. ``phase_one``: run phase 1 on a
+    Dask cluster (``dask_grading.DaskPhaseOne``)."""
     run = None
     if serial:
         run_nbgrader(course_dir, "autograde", assignment, "--force", env=env)
     else:
-        run = grade_class(course_dir, assignment, workers=workers, env=env, progress=progress)
+        run = grade_class(course_dir, assignment, workers=workers, env=env, progress=progress, phase_one=phase_one)
+    missing = generate_feedback(Path(course_dir), assignment, submitted_students(Path(course_dir), assignment), env)
+    if run is not None:
+        run.feedback_failed = missing
         write_run_log(run, Path(course_dir) / "grading" / "runs" / f"{assignment}.json")
-    run_nbgrader(course_dir, "generate_feedback", assignment, "--force", env=env)
     run_nbgrader(course_dir, "export", "--to", "grading/grades.csv", env=env)
-    return grades(course_dir, assignment), run
+    return grades(course_dir, assignment, {**os.environ, **(env or {})}), run
 
 
 def _run_note(run, student: str) -> str:
@@ -66,8 +70,10 @@ def _run_note(run, student: str) -> str:
         return run.invalid[student]
     if student in run.failed:
         return run.failed[student]
+    if student in run.flagged:
+        return "flagged for a manual grade: " + "; ".join(run.flagged[student])
     if student in run.tampered:
-        return "wrote into the course files of its sandbox: " + ", ".join(run.tampered[student])
+        return "wrote into the course files of its private copy: " + ", ".join(run.tampered[student])
     return ""
 
 

@@ -1,46 +1,48 @@
-"""How the autograder runs student code: kernel limits and the two execution preprocessors.
+"""How the autograder runs student code: kernel limits and the preprocessors of both grading phases.
 
 ``nbgrader_config.py`` installs these for ``nbgrader autograde`` only:
 
-* every kernel starts with a cap on its address space (``RLIMIT_AS``), so a memory bomb ends in a
-  ``MemoryError`` (or the kernel's death) instead of taking the machine down;
-* :class:`HardenedExecute` runs the notebook like nbgrader's ``Execute``, but a kernel that dies
-  (killed by the memory cap, by ``os.kill``, by ``os._exit``) does not abort the submission: the cell
-  that was running and every code cell after it get an error output, so their tests score 0 and the
-  cells before keep their marks;
-* :class:`ReplayExecution` takes the place of execution in the second phase of parallel grading
-  (``course_utils.instructor.class_grading``): it copies the outputs of a notebook already executed
-  in a sandbox, so that nbgrader's own preprocessors grade it exactly as in a serial run.
+* :class:`HardenedExecute` runs the notebook like nbgrader's ``Execute``, but a kernel that dies (killed
+  by the memory cap, by ``os.kill``, by ``os._exit``) or that does not stop when its cell runs past the
+  time limit does not abort the submission: that cell and every code cell after it get an error
+  output, so their tests score 0 and the cells before keep their marks. Plain ``nbgrader autograde``
+  uses it with the memory cap set inside the kernel (:func:`memory_limit_arguments`);
+* :class:`SandboxedExecute` is the same with the kernel in its sandbox
+  (:mod:`course_utils.instructor.sandbox`), used by `make grade` where the machine allows it; the
+  limits are then set outside the kernel;
+* phase 1 of `make grade` (:mod:`course_utils.instructor.submission_run`) also runs
+  :class:`ScanSubmission` (the tamper scan), :class:`PlantCanaries` before execution and
+  :class:`CollectCanaries` after it, each writing what it found to the run's private report folder;
+* :class:`ReplayExecution` takes the place of execution in phase 2 (``class_grading``): it copies the
+  outputs of the notebook executed in phase 1, after checking its sha256 against the run's manifest,
+  so that nbgrader's own preprocessors grade it exactly as in a serial run.
 """
 from __future__ import annotations
 
-import os
+import hashlib
+import json
+import random
 import resource
 from pathlib import Path
 
 import nbformat
-from nbclient.exceptions import DeadKernelError
+from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat.notebooknode import NotebookNode
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
 from traitlets import Unicode
 
-#: address-space cap of a grading kernel; a kernel of any tutorial at the grading scale peaks below 2.3 GiB
-DEFAULT_KERNEL_MEMORY_MB = 4096
+from .sandbox import canaries
+from .sandbox.kernel_manager import SandboxedKernelManager
+from .sandbox.kernel_sandbox import DEFAULT_KERNEL_MEMORY_MB, kernel_memory_mb  # noqa: F401  (the cap lives there)
+from .sandbox.tamper_scan import scan_notebook
+
 KERNEL_DIED = "KernelDied"
 NOT_GRADED = "NotGraded"
 
 
-def kernel_memory_mb() -> int:
-    """The cap in MiB: ``$COURSE_KERNEL_MEMORY_MB`` or the default."""
-    value = os.environ.get("COURSE_KERNEL_MEMORY_MB") or DEFAULT_KERNEL_MEMORY_MB
-    megabytes = int(value)
-    if megabytes < 512:
-        raise ValueError(f"COURSE_KERNEL_MEMORY_MB={megabytes} is too small for a Python kernel with torch (>= 512)")
-    return megabytes
-
-
 def memory_limit_arguments(megabytes: int | None = None) -> list[str]:
-    """Kernel command-line arguments that cap the kernel's address space before any cell runs.
+    """Kernel command-line arguments that cap the kernel's address space before any cell runs (for kernels
+    outside a sandbox; a sandboxed kernel gets a hard limit from outside).
 
     The limit is set inside the kernel (``IPKernelApp.exec_lines``), soft and hard, and leaves no
     name behind in the student's namespace. It never raises the limit the grader itself runs under.
@@ -65,6 +67,10 @@ class HardenedExecute(Execute):
         self._death_message = ""
         return super().preprocess(nb, resources, km)
 
+    def _cell_number(self, index: int) -> int:
+        """``index`` among the submission's own cells (the grader's canary cells not counted)."""
+        return index - sum(canaries.is_canary(cell) for cell in self.nb.cells[:index])
+
     def preprocess_cell(self, cell, resources, index):
         if self._death_message:
             if cell.cell_type == "code":
@@ -73,11 +79,71 @@ class HardenedExecute(Execute):
         try:
             return super().preprocess_cell(cell, resources, index)
         except DeadKernelError:
-            self._death_message = (f"the kernel died in cell {index} (out of memory, or killed by the code); "
-                                   "this cell and the ones after it did not run")
-            self.log.warning("Kernel died while running cell %d; the cells after it are not run", index)
-            cell.outputs.append(error_output(KERNEL_DIED, self._death_message))
-            return cell, self.resources
+            reason = "out of memory, or killed by the code"
+        except CellTimeoutError:  # it ignored the interrupt at the time limit: the kernel is stopped at the end
+            reason = "it did not stop when interrupted at the cell's time limit"
+        number = self._cell_number(index)
+        self._death_message = (f"the kernel died in cell {number} ({reason}); "
+                               "this cell and the ones after it did not run")
+        self.log.warning("Kernel lost in cell %d (%s); the cells after it are not run", number, reason)
+        cell.outputs.append(error_output(KERNEL_DIED, self._death_message))
+        return cell, self.resources
+
+
+class SandboxedExecute(HardenedExecute):
+    """:class:`HardenedExecute` with the kernel in its sandbox (:mod:`course_utils.instructor.sandbox`)."""
+
+    def __init__(self, *args, **kwargs):
+        kwargs.setdefault("kernel_manager_class", SandboxedKernelManager)
+        super().__init__(*args, **kwargs)
+
+
+def record(report_dir: str, resources: dict, key: str, value) -> None:
+    """Add ``key: value`` to the phase-1 report of the notebook being graded (``<report_dir>/<notebook>.json``)."""
+    if not report_dir:
+        return
+    path = Path(report_dir) / f"{resources['nbgrader']['notebook']}.json"
+    report = json.loads(path.read_text()) if path.is_file() else {}
+    report[key] = value
+    path.write_text(json.dumps(report, indent=1))
+
+
+class ScanSubmission(NbGraderPreprocessor):
+    """Phase 1, before execution: the tamper scan of every cell the student could edit."""
+
+    report_dir = Unicode("", help="the run's private folder for this submission's report").tag(config=True)
+    source_dir = Unicode("", help="the assignment's source (instructor) notebooks").tag(config=True)
+    release_dir = Unicode("", help="the assignment's release (student) notebooks").tag(config=True)
+
+    def preprocess(self, nb, resources):
+        name = resources["nbgrader"]["notebook"] + ".ipynb"
+        source = nbformat.read(str(Path(self.source_dir) / name), as_version=4)
+        release_path = Path(self.release_dir) / name
+        release = nbformat.read(str(release_path), as_version=4) if release_path.is_file() else source
+        findings = [str(finding) for finding in scan_notebook(nb, source, release)]
+        record(self.report_dir, resources, "findings", findings)
+        return nb, resources
+
+
+class PlantCanaries(NbGraderPreprocessor):
+    """Phase 1, before execution: copies of test cells that must fail (:mod:`~.sandbox.canaries`)."""
+
+    report_dir = Unicode("").tag(config=True)
+
+    def preprocess(self, nb, resources):
+        record(self.report_dir, resources, "canaries_planted", canaries.plant(nb, random.SystemRandom()))
+        return nb, resources
+
+
+class CollectCanaries(NbGraderPreprocessor):
+    """Phase 1, after execution: what became of the canaries; the notebook keeps the submission's cells only."""
+
+    report_dir = Unicode("").tag(config=True)
+
+    def preprocess(self, nb, resources):
+        results = canaries.collect(nb)
+        record(self.report_dir, resources, "canaries", [result.__dict__ for result in results])
+        return nb, resources
 
 
 def replay_outputs(target, executed, reason: str = "") -> None:
@@ -107,10 +173,27 @@ def _same_cells(target, executed) -> bool:
         a.cell_type == b.cell_type and a.source == b.source for a, b in zip(target.cells, executed.cells))
 
 
+def sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
 class ReplayExecution(NbGraderPreprocessor):
-    """Phase two of parallel grading: outputs from ``executed_root/<student>/<assignment>/<notebook>``."""
+    """Phase two of parallel grading: outputs from ``executed_root/<student>/<assignment>/<notebook>``,
+    used only when the file's sha256 is the one phase 1 recorded in ``manifest`` (whose own sha256 the
+    grader passes as ``manifest_sha256``)."""
 
     executed_root = Unicode("", help="folder of the notebooks executed in phase one").tag(config=True)
+    manifest = Unicode("", help="JSON file: student -> notebook file -> sha256").tag(config=True)
+    manifest_sha256 = Unicode("", help="sha256 of the manifest file").tag(config=True)
+
+    def _hashes(self) -> dict | None:
+        if not hasattr(self, "_manifest"):
+            self._manifest = None
+            if self.manifest and Path(self.manifest).is_file():
+                data = Path(self.manifest).read_bytes()
+                if sha256(data) == self.manifest_sha256:
+                    self._manifest = json.loads(data)
+        return self._manifest
 
     def preprocess(self, nb, resources):
         student = resources["nbgrader"]["student"]
@@ -118,10 +201,15 @@ class ReplayExecution(NbGraderPreprocessor):
         name = resources["nbgrader"]["notebook"] + ".ipynb"
         path = Path(self.executed_root) / student / assignment / name
         failure = Path(self.executed_root) / student / "failure.txt"
+        hashes = self._hashes()
+        data = path.read_bytes() if path.is_file() else b""
+        if data and hashes is not None and hashes.get(student, {}).get(name) == sha256(data):
+            replay_outputs(nb, nbformat.reads(data.decode(), as_version=4))
+            return nb, resources
         if path.is_file():
-            replay_outputs(nb, nbformat.read(str(path), as_version=4))
+            reason = "its executed notebook changed after its kernel ended"
         else:
             reason = failure.read_text().strip() if failure.is_file() else "it was not executed"
-            self.log.warning("%s/%s: %s", student, assignment, reason)
-            replay_outputs(nb, None, reason)
+        self.log.warning("%s/%s: %s", student, assignment, reason)
+        replay_outputs(nb, None, reason)
         return nb, resources

