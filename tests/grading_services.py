@@ -141,6 +141,7 @@ class DaskCluster:
     def __init__(self, folder: Path, env: dict[str, str], workers: int = 2):
         self.folder, self.env, self.count = Path(folder), dict(env), workers
         self.folder.mkdir(parents=True, exist_ok=True)
+        self.tmp = Path(tempfile.mkdtemp(prefix="dk-"))  # the workers' TMPDIR: short, for the kernels' unix sockets
         self.port = free_port()
         self.address = f"tcp://127.0.0.1:{self.port}"
         self.scheduler: subprocess.Popen | None = None
@@ -163,9 +164,8 @@ class DaskCluster:
         return self
 
     def start_worker(self, name: str) -> None:
-        worker_env = {**self.env, "TMPDIR": str(self.folder / "tmp")}  # slots and snapshots: in the test's folder,
-        (self.folder / name).mkdir(exist_ok=True)                       # shared by the workers as on one machine
-        (self.folder / "tmp").mkdir(exist_ok=True)
+        worker_env = {**self.env, "TMPDIR": str(self.tmp)}  # kernel slots shared by the workers, as on one machine
+        (self.folder / name).mkdir(exist_ok=True)
         process = subprocess.Popen([str(BIN / "dask"), "worker", self.address, "--name", name, "--nthreads", "1",
                                     "--no-nanny", "--host", "127.0.0.1", "--no-dashboard", "--local-directory",
                                     str(self.folder / name)], env=worker_env, stdout=subprocess.PIPE,
@@ -186,7 +186,8 @@ class DaskCluster:
             stop(process)
         if self.scheduler is not None:
             stop(self.scheduler)
-        _end_leftovers(self.folder)
+        _end_leftovers(self.tmp)
+        shutil.rmtree(self.tmp, ignore_errors=True)
 
 
 def _end_leftovers(folder: Path) -> None:

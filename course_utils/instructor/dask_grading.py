@@ -29,6 +29,7 @@ import contextlib
 import fcntl
 import functools
 import hashlib
+import multiprocessing
 import os
 import shutil
 import tempfile
@@ -47,6 +48,8 @@ SHARED_VARIABLES = ("PYTHONHASHSEED", "MPLBACKEND", "COURSE_SCALE", "COURSE_THRE
                     "COURSE_KERNEL_MEMORY_MB", "LANG", "LC_ALL", "TZ")
 #: the topic of the workers' events (started, finished: student and worker), for progress and tests
 TOPIC = "course-grading"
+#: the longest path of a unix socket (Linux: 108 bytes with the final NUL); kernels' sockets live in the slot's folder
+SOCKET_PATH_MAX = 107
 #: the course package whose digest a worker must share with the grader
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 
@@ -161,6 +164,10 @@ def worker_problems(check: WorkerCheck) -> list[str]:
     from .sandbox.kernel_sandbox import detect_isolation
 
     problems = []
+    deepest = _slots_dir() / "99" / "g-12345678" / "submission-12345678" / "kernel-12345678" / "run" / "ipc-4"
+    if len(str(deepest).encode()) > SOCKET_PATH_MAX:
+        problems.append(f"its temporary folder {tempfile.gettempdir()} is too deep for the kernels' unix sockets "
+                        f"({len(str(deepest).encode())} > {SOCKET_PATH_MAX} bytes): set a shorter TMPDIR")
     if package_digest() != check.package:
         problems.append(f"its course_utils package ({PACKAGE_DIR}) differs from the grader's: install the same "
                         "version of the course on every worker")
@@ -204,12 +211,37 @@ _PREPARE_LOCK = threading.Lock()
 
 def _slots_dir() -> Path:
     """This machine's folder of kernel slots (one per user, mode 0700, never a link)."""
-    folder = Path(tempfile.gettempdir()) / f"course-grading-slots-{os.getuid()}"
+    folder = Path(tempfile.gettempdir()) / f"course-slots-{os.getuid()}"
     folder.mkdir(mode=0o700, exist_ok=True)
     info = folder.lstat()
     if folder.is_symlink() or info.st_uid != os.getuid() or info.st_mode & 0o077:
         raise RuntimeError(f"{folder} must be a folder of this user's with mode 0700")
     return folder
+
+
+_CHILDREN = {"running": 0, "daemon": False}
+_CHILDREN_LOCK = threading.Lock()
+
+
+@contextlib.contextmanager
+def _children_allowed():
+    """Under Dask's nanny a worker is a daemonic process, which multiprocessing forbids to start processes;
+    phase 1 starts one per submission and always waits for it or kills it, so the flag is lifted while any
+    submission of this worker runs."""
+    process = multiprocessing.current_process()
+    with _CHILDREN_LOCK:
+        if _CHILDREN["running"] == 0:
+            _CHILDREN["daemon"] = process.daemon
+            if process.daemon:
+                process.daemon = False
+        _CHILDREN["running"] += 1
+    try:
+        yield
+    finally:
+        with _CHILDREN_LOCK:
+            _CHILDREN["running"] -= 1
+            if _CHILDREN["running"] == 0 and _CHILDREN["daemon"]:
+                process.daemon = True
 
 
 @contextlib.contextmanager
@@ -220,14 +252,14 @@ def claim_slot():
     folder = _slots_dir()
     slot = 0
     while True:
-        descriptor = os.open(folder / f"slot-{slot}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+        descriptor = os.open(folder / f"{slot}.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
         try:
             fcntl.flock(descriptor, fcntl.LOCK_EX | fcntl.LOCK_NB)
             break
         except BlockingIOError:
             os.close(descriptor)
             slot += 1
-    work = folder / f"slot-{slot}"
+    work = folder / str(slot)
     try:
         shutil.rmtree(work, ignore_errors=True)
         work.mkdir(mode=0o700)
@@ -252,14 +284,15 @@ def grade_on_worker(bundle: RunBundle, task: SubmissionTask) -> tuple[Submission
             _PREPARED.add(isolation.mode)
     _announce("started", task.student)
     with claim_slot() as (slot, work):
-        folder = Path(tempfile.mkdtemp(prefix=f"grade-{bundle.assignment}-", dir=work))
+        folder = Path(tempfile.mkdtemp(prefix="g-", dir=work))  # short: the kernel's unix sockets live below
         snapshot = RunSnapshot(folder, bundle.assignment, worker_data_dir(),
                                {**without_credentials(dict(os.environ)), **bundle.env,
                                 "COURSE_KERNEL_SANDBOX": bundle.check.sandbox}, isolation.mode)
         try:
             write_tree(bundle.files, snapshot.config.parent)
             write_tree(task.files, snapshot.submission(task.student))
-            result = execute_submission(snapshot, task.student, slot, bundle.limit_s)
+            with _children_allowed():
+                result = execute_submission(snapshot, task.student, slot, bundle.limit_s)
         finally:
             shutil.rmtree(folder, ignore_errors=True)
     _announce("finished", task.student)
@@ -371,7 +404,7 @@ class DaskPhaseOne:
         watchdog = threading.Thread(target=self._cancel_without_workers, args=(list(futures), stop), daemon=True)
         watchdog.start()
         try:
-            for future in as_completed(list(futures)):
+            for future in as_completed(list(futures), loop=self.client.loop):
                 student = futures[future]
                 results[student] = self._result(future, student)
                 if progress:
