@@ -45,7 +45,8 @@ EXPECTED = {
     "03_jet_bayesian_cnn": {
         "carol": (["test_bbbconv_kl"], None),
         "dave": (["test_train_epoch_runs", "test_train_epoch_reference"],
-                 ["test_bbbconv_parameters", "test_bbbconv_forward", "test_bbbconv_kl", "test_bbbconv_stability_and_devices",
+                 ["test_bbbconv_parameters", "test_bbbconv_forward", "test_bbbconv_sampling", "test_bbbconv_kl",
+                  "test_bbbconv_stability_and_devices",
                   "test_bayesconvnet_structure", "test_bayesconvnet_forward", "test_bayesconvnet_kl",
                   "test_get_prediction_shapes", "test_get_prediction_statistics"]),
         "erin": (["test_get_prediction_shapes", "test_get_prediction_statistics"], None),
