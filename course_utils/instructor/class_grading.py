@@ -37,7 +37,7 @@ from .grading_kernels import sha256
 from .nbgrader_cli import gradebook_url, run_nbgrader
 from .sandbox.kernel_sandbox import Limits, detect_isolation, kernel_memory_mb, kernel_user
 from .submission_run import (FORK, STUDENT_TIME_LIMIT_S, RunSnapshot, SubmissionJob, SubmissionResult,  # noqa: F401
-                             fingerprints, prepare_worker, protected_files, take_snapshot)
+                             fingerprints, prepare_worker, prescan, protected_files, take_snapshot)
 
 
 @dataclass
@@ -108,14 +108,17 @@ def unreadable_notebook(folder: Path, names: list[str]) -> str:
 
 
 def run_phase_one(snapshot: RunSnapshot, students: list[str], workers: int, limit_s: float,
-                  progress=None) -> dict[str, SubmissionResult]:
+                  progress=None, alone: set[str] = frozenset()) -> dict[str, SubmissionResult]:
     """Keep ``workers`` submissions running (worker ``slot`` k runs its kernels as course-kernel-k) until
-    every student has run; all started from this thread. ``progress(result)`` after each."""
-    pending, running, results = list(students), {}, {}
+    every student has run; all started from this thread. ``progress(result)`` after each. The students in
+    ``alone`` run after the others, one at a time, with nothing beside them."""
+    pending = [s for s in students if s not in alone] + [s for s in students if s in alone]
+    running, results = {}, {}
     try:
         while pending or running:
             for slot in range(workers):
-                if slot not in running and pending:
+                solo = any(job.student in alone for job in running.values())
+                if slot not in running and pending and not solo and (pending[0] not in alone or not running):
                     student = pending.pop(0)
                     try:
                         running[slot] = SubmissionJob(snapshot, student, slot)
@@ -292,9 +295,11 @@ def grade_class(course_dir: Path, assignment: str, workers: int | None = None, e
             if progress:
                 progress(result)
 
+        suspects = {student for student in runnable if prescan(snapshot, student)}  # run alone, after the others
         if phase_one is None:
-            results = run_phase_one(snapshot, runnable, run.workers, limit_s, on_result)
+            results = run_phase_one(snapshot, runnable, run.workers, limit_s, on_result, alone=suspects)
         else:  # on a Dask cluster: the same phase 1 per submission, on whichever worker is free
+            runnable = [s for s in runnable if s not in suspects] + [s for s in runnable if s in suspects]
             results = phase_one.run(snapshot, runnable, limit_s, on_result)
             run.isolation, run.workers = phase_one.describe(), phase_one.worker_count()
         run.phase_seconds["execute"] = round(time.perf_counter() - start, 1)

@@ -83,8 +83,8 @@ class SubmissionResult:
 
     def flags(self) -> list[str]:
         """Why this submission needs a manual grade (empty: it does not)."""
-        lying = [f"the kernel reported a check that must fail as passing (a copy of {c['copied_from']})"
-                 for c in self.canaries if c["outcome"] == "passed"]
+        lying = [f"the kernel did not fail a check that must fail ({c['detail']}; a copy of {c['copied_from']})"
+                 for c in self.canaries if c["outcome"] in ("passed", "altered")]
         return self.findings + lying
 
 
@@ -128,6 +128,28 @@ def take_snapshot(course_dir: Path, assignment: str, students: list[str], data_d
         if skipped:
             left_out[student] = skipped
     return snapshot, left_out
+
+
+def prescan(snapshot: RunSnapshot, student: str) -> list[str]:
+    """The tamper scan of ``student``'s notebooks as submitted (before nbgrader restores their test cells), for
+    the scheduler: a submission it flags runs alone, after the others, so that whatever it does to the machine's
+    CPU or memory cannot slow another student's kernel. (Phase 1's own scan, of the notebook as run, decides
+    the flags.)"""
+    import nbformat
+
+    from .sandbox.tamper_scan import scan_notebook
+
+    found = []
+    for source_path in sorted(snapshot.source.glob("*.ipynb")):
+        submitted, release_path = snapshot.submission(student) / source_path.name, snapshot.release / source_path.name
+        try:
+            notebook = nbformat.read(str(submitted), as_version=4)
+            source = nbformat.read(str(source_path), as_version=4)
+            release = nbformat.read(str(release_path), as_version=4) if release_path.is_file() else source
+        except Exception:  # missing or unreadable: phase 1 reports it
+            continue
+        found += [str(finding) for finding in scan_notebook(notebook, source, release)]
+    return found
 
 
 def protected_files(course_dir: Path, assignment: str) -> list[Path]:

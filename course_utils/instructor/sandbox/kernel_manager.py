@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import subprocess
 import tempfile
 import typing as t
 from pathlib import Path
@@ -61,6 +62,7 @@ class SandboxedKernelManager(AsyncKernelManager):
         kw["env"] = kernel_environment(dict(os.environ), data_dir, user)
         kw["cwd"] = str(self._folder)
         kw["independent"] = True  # no JPY_PARENT_PID: inside its PID namespace the kernel's parent is not the grader
+        kw["stdout"] = subprocess.DEVNULL  # its connection banner; errors (stderr) still reach nbgrader's log
         return kernel_cmd, kw
 
     async def _async_cleanup_resources(self, restart: bool = False) -> None:

@@ -61,7 +61,7 @@ class Limits:
     """Hard limits of one sandboxed kernel (set outside it) and the sizes of its scratch space."""
 
     memory_mb: int = DEFAULT_KERNEL_MEMORY_MB  # address space of each of its processes
-    tasks: int = 96        # processes and threads of the kernel's user (a grading kernel runs about 30 threads)
+    tasks: int = 64        # processes and threads of the kernel's user (a grading kernel runs 12 threads)
     file_mb: int = 128     # largest file it may write
     open_files: int = 1024
     tmp_mb: int = 256      # /tmp, with HOME
@@ -94,6 +94,9 @@ class Isolation:
         """What `make grade` prints about the isolation of student code."""
         common = ("no network, its own process namespace (nothing outlives it), limits on memory, processes, "
                   "file size and scratch space; it sees only its submission, the data and the Python environment")
+        if not cpu_shared_per_session():
+            common += ("; CPU is shared per process, not per kernel (kernel.sched_autogroup_enabled is 0): "
+                       "a kernel with many busy processes slows the others")
         if self.mode == "user":
             return f"student kernels are isolated (bubblewrap, one unprivileged user per worker): {common}"
         if self.mode == "userns":
@@ -103,6 +106,15 @@ class Isolation:
                 "it can read what you can read (other submissions, the solutions and their hidden tests), use the "
                 "network, start processes and fill the disk; the tamper scan, the canary cells, the run's snapshot "
                 "and the filtered feedback still apply")
+
+
+def cpu_shared_per_session() -> bool:
+    """Whether the Linux scheduler shares CPU time between sessions (autogroups) rather than processes: each
+    kernel runs in a session of its own, so a kernel's many busy threads or processes get one share."""
+    try:
+        return Path("/proc/sys/kernel/sched_autogroup_enabled").read_text().strip() == "1"
+    except OSError:
+        return False
 
 
 def _probe(command: list[str]) -> str:
@@ -305,6 +317,8 @@ def sandbox_command(command: list[str], isolation: Isolation, limits: Limits, *,
         mounts.add("--bind", str(run_dir), str(run_dir))
     args += mounts.args + ["--chdir", WORKDIR, "--"]
     tasks = limits.tasks if isolation.mode == "user" else _task_count(uid) + limits.tasks
+    if shutil.which("choom"):  # out of memory, the kernel's processes go first, never the grader's
+        args += ["choom", "-n", "1000", "--"]
     args += ["prlimit", f"--as={limits.memory_mb * 1024**2}", f"--nproc={tasks}", f"--fsize={limits.file_mb * 1024**2}",
              f"--nofile={limits.open_files}", "--core=0", "--"]
     if isolation.mode == "user":

@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import ast
 import builtins
+import functools
 import re
 from dataclasses import dataclass, field
 
@@ -153,6 +154,7 @@ class Context:
     protected: dict[str, str] = field(default_factory=dict)
 
 
+@functools.lru_cache(maxsize=4096)
 def python_of(source: str) -> str:
     """The Python code IPython runs for a cell (magics and ``!`` commands become ``get_ipython()`` calls)."""
     from IPython.core.inputtransformer2 import TransformerManager
@@ -523,6 +525,11 @@ def scan_cells(cells: list[tuple[int, str]], context: Context) -> list[Finding]:
     return findings
 
 
+@functools.lru_cache(maxsize=16)
+def _cached_context(instructor: tuple[str, ...], tests: tuple[str, ...], answers: tuple[str, ...]) -> Context:
+    return context_of(list(instructor), list(tests), list(answers))
+
+
 def editable_cells(notebook, trusted_sources: set[str]) -> list[tuple[int, str]]:
     """(index, source) of the code cells whose source is not one of the instructor's ``trusted_sources``."""
     return [(index, cell.source) for index, cell in enumerate(notebook.cells)
@@ -537,5 +544,5 @@ def scan_notebook(notebook, source_notebook, release_notebook) -> list[Finding]:
     instructor = [c for c in code if not c.get("metadata", {}).get("nbgrader", {}).get("solution")]
     tests = [c.source for c in instructor if c.get("metadata", {}).get("nbgrader", {}).get("grade")]
     trusted = {c.source for c in instructor} | {c.source for c in release_notebook.cells if c.cell_type == "code"}
-    context = context_of([c.source for c in instructor], tests, answers)
+    context = _cached_context(tuple(c.source for c in instructor), tuple(tests), tuple(answers))
     return scan_cells(editable_cells(notebook, trusted), context)

@@ -1,0 +1,62 @@
+"""What feedback shows: visible tests, scores and short messages; never a hidden test, whatever the code printed."""
+from __future__ import annotations
+
+import nbformat
+
+from course_utils.instructor.sandbox.feedback_filter import (HIDDEN_NOTE, MESSAGE_LIMIT, REDACTED, filter_feedback,
+                                                             redact, split_hidden)
+
+HIDDEN_LINE = "assert abs(kl - 3.2188758248682006) < 1e-6, 'the KL of the reference layer'"
+GRADE = ("value = answer()\nassert value == 2, 'answer() must be 2'\n### BEGIN HIDDEN TESTS\n" + HIDDEN_LINE
+         + "\n### END HIDDEN TESTS\n")
+
+
+def grade_cell(source: str, *outputs):
+    cell = nbformat.v4.new_code_cell(source, outputs=list(outputs))
+    cell.metadata["nbgrader"] = {"grade": True, "grade_id": "test", "points": 1, "locked": True, "solution": False}
+    return cell
+
+
+def stream(text: str):
+    return nbformat.v4.new_output("stream", name="stdout", text=text)
+
+
+def error(name: str, message: str):
+    return nbformat.v4.new_output("error", ename=name, evalue=message, traceback=[f"{name}: {message}", "...", HIDDEN_LINE])
+
+
+def test_split_hidden_cuts_the_hidden_region_and_tolerates_a_missing_end():
+    visible, hidden = split_hidden(GRADE)
+    assert visible == "value = answer()\nassert value == 2, 'answer() must be 2'\n" and hidden == [HIDDEN_LINE]
+    visible, hidden = split_hidden("x = 1\n# ### BEGIN HIDDEN TESTS\nsecret = 2\nmore = 3")
+    assert visible == "x = 1" and hidden == ["secret = 2", "more = 3"]
+
+
+def test_redact_removes_hidden_lines_and_caps_the_length():
+    assert redact(f"failed: {HIDDEN_LINE} (line 4)", [HIDDEN_LINE, ")"]) == f"failed: {REDACTED} (line 4)"
+    assert redact("the KL of the reference layer", [HIDDEN_LINE]) == "the KL of the reference layer"
+    assert len(redact("x" * 10_000, [])) == MESSAGE_LIMIT
+
+
+def test_feedback_shows_no_hidden_test_and_nothing_printed_after_the_first_one():
+    """A student's hook printed every cell's source (hidden tests included) into the outputs."""
+    cells = [
+        nbformat.v4.new_code_cell("def answer():\n    return 3", outputs=[stream("def answer():\n    return 3\n")]),
+        nbformat.v4.new_code_cell("plot()", outputs=[nbformat.v4.new_output("display_data", data={"image/png": "AAAA"})]),
+        grade_cell(GRADE, stream(GRADE), error("AssertionError", f"answer() must be 2 {HIDDEN_LINE}")),
+        nbformat.v4.new_code_cell("print(stolen)", outputs=[stream(HIDDEN_LINE + "\n")]),
+        grade_cell("assert answer() == 2, 'visible only'", stream("printed by a visible test\n")),
+        nbformat.v4.new_code_cell("# my notes: ### BEGIN HIDDEN TESTS\nx = 1  # ### END SOLUTION"),
+    ]
+    notebook = nbformat.v4.new_notebook(cells=cells)
+    filter_feedback(notebook)
+    answer, plot, graded, stolen, visible, notes = notebook.cells
+    assert answer.outputs[0]["text"].startswith("def answer") and plot.outputs[0]["data"]["image/png"] == "AAAA"
+    assert HIDDEN_LINE not in graded.source and "HIDDEN TESTS" not in graded.source
+    assert [(o["output_type"], o["ename"], o["evalue"]) for o in graded.outputs] == [
+        ("error", "AssertionError", f"answer() must be 2 {REDACTED}")]
+    assert graded.outputs[0]["traceback"] == [f"AssertionError: answer() must be 2 {REDACTED}"]
+    assert stolen.outputs == [stream(HIDDEN_NOTE + "\n")]
+    assert visible.outputs == []  # a passing test after the hidden ones: its score says it all
+    assert notes.source.startswith("# my notes: ### BEGIN HIDDEN TESTS")  # the student's own text, left alone
+    assert HIDDEN_LINE not in nbformat.writes(notebook)

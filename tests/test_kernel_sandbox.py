@@ -1,0 +1,322 @@
+"""The grading kernel's sandbox, attacked from inside a real sandboxed kernel (``SandboxedKernelManager``).
+
+Every check runs code in the kernel as a student's cell would, and looks from outside where it must. These
+tests need Linux with bubblewrap; as root on Debian (as CI runs) they fail when the sandbox is missing.
+"""
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import socket
+import sys
+import time
+from pathlib import Path
+
+import pytest
+
+from course_utils.instructor.sandbox import kernel_sandbox
+from course_utils.instructor.sandbox.kernel_manager import SandboxedKernelManager
+from course_utils.instructor.sandbox.kernel_sandbox import (HOME, PASSED_VARIABLES, WORKDIR, Isolation, Limits,
+                                                            detect_isolation, sandbox_command)
+
+ROOT_ON_DEBIAN = os.geteuid() == 0 and Path("/etc/debian_version").is_file()
+
+
+@pytest.fixture(scope="module")
+def isolation() -> Isolation:
+    found = detect_isolation("auto")
+    if not found.isolated:
+        if ROOT_ON_DEBIAN:
+            pytest.fail(f"student kernels cannot be isolated on this Debian machine, as root: {found.reason} "
+                        "(`make sandbox` installs bubblewrap)")
+        pytest.skip(f"no kernel sandbox here: {found.reason}")
+    if ROOT_ON_DEBIAN:
+        assert found.mode == "user", "as root, every worker's kernel runs as a user of its own"
+    return found
+
+
+class Kernel:
+    """A sandboxed kernel driven like nbclient drives it; ``run(code)`` returns (printed text, error or "")."""
+
+    def __init__(self, work: Path, submission: Path, data_dir: Path, slot: int = 0):
+        from jupyter_client.blocking import BlockingKernelClient
+
+        self.loop = asyncio.new_event_loop()
+        self.manager = SandboxedKernelManager(kernel_name="python3", data_dir=str(data_dir), slot=slot,
+                                              work_root=str(work))
+        self.loop.run_until_complete(self.manager.start_kernel(cwd=str(submission),
+                                                               extra_arguments=["--HistoryManager.hist_file=:memory:"]))
+        self.client = BlockingKernelClient()
+        self.client.load_connection_info(self.manager.get_connection_info())
+        self.client.start_channels()
+        self.client.wait_for_ready(timeout=120)
+
+    def run(self, code: str, timeout: float = 120) -> tuple[str, str]:
+        printed, errors = [], []
+
+        def hook(message):
+            content = message["content"]
+            if message["msg_type"] == "stream":
+                printed.append(content["text"])
+            elif message["msg_type"] == "error":
+                errors.append(f"{content['ename']}: {content['evalue']}")
+
+        self.client.execute_interactive(code, timeout=timeout, output_hook=hook)
+        return "".join(printed), "".join(errors)
+
+    def value(self, expression: str):
+        """An expression's value, through JSON."""
+        printed, error = self.run(f"import json as _json\nprint(_json.dumps({expression}))\ndel _json")
+        assert not error, error
+        return json.loads(printed)
+
+    def host_pids(self) -> set[int]:
+        """The processes of the kernel's PID namespace, seen from the grader."""
+        bubblewrap = self.manager.provisioner.pid
+        children = Path(f"/proc/{bubblewrap}/task/{bubblewrap}/children").read_text().split()
+        namespace = os.readlink(f"/proc/{children[0]}/ns/pid")
+        found = set()
+        for entry in Path("/proc").glob("[0-9]*"):
+            try:
+                if os.readlink(entry / "ns" / "pid") == namespace:
+                    found.add(int(entry.name))
+            except OSError:
+                continue
+        return found
+
+    def close(self) -> set[int]:
+        """Shut the kernel down; returns its namespace's processes that still existed once it was gone
+        (waits until they are, at most 30 s)."""
+        self.client.stop_channels()
+        pids = set()
+        if self.loop.run_until_complete(self.manager.is_alive()):
+            pids = self.host_pids()
+            self.loop.run_until_complete(self.manager.shutdown_kernel(now=True))
+        self.loop.run_until_complete(self.manager.cleanup_resources())
+        self.loop.close()
+        deadline = time.monotonic() + 30
+        while any(_running(pid) for pid in pids) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        return {pid for pid in pids if _running(pid)}
+
+
+def _running(pid: int) -> bool:
+    """Whether process ``pid`` exists and has not exited (a zombie has)."""
+    try:
+        return "State:\tZ" not in Path(f"/proc/{pid}/status").read_text()
+    except OSError:
+        return False
+
+
+@pytest.fixture(scope="module")
+def places(tmp_path_factory):
+    """A course with secrets beside the sandbox's inputs: a submission (with a link to a secret), the data."""
+    base = tmp_path_factory.mktemp("sandboxed")
+    course = base / "course"
+    (course / "solutions" / "A").mkdir(parents=True)
+    (course / "solutions" / "A" / "A.ipynb").write_text('{"hidden": "tests"}')
+    (course / "grading" / "submitted" / "other" / "A").mkdir(parents=True)
+    (course / "grading" / "submitted" / "other" / "A" / "A.ipynb").write_text("{}")
+    (course / "grading" / "gradebook.db").write_text("grades")
+    submission = base / "submission"
+    submission.mkdir()
+    (submission / "A.ipynb").write_text("{}")
+    (submission / "leak").symlink_to(course / "solutions" / "A" / "A.ipynb")
+    data = base / "data"
+    data.mkdir()
+    (data / "events.npy").write_bytes(b"data")
+    work = base / "work"
+    work.mkdir(mode=0o700)
+    return {"course": course, "submission": submission, "data": data, "work": work}
+
+
+@pytest.fixture(scope="module")
+def kernel(isolation, places):
+    os.environ["COURSE_DB_URL"] = "postgresql://grader:secret@db-host/course"
+    try:
+        started = Kernel(places["work"], places["submission"], places["data"])
+    finally:
+        del os.environ["COURSE_DB_URL"]
+    yield started
+    started.close()
+
+
+def test_the_kernel_runs_as_an_unprivileged_user_without_capabilities(kernel, isolation):
+    status = kernel.value("dict(l.split(':\\t', 1) for l in open('/proc/self/status').read().splitlines())")
+    assert status["CapEff"] == status["CapPrm"] == status["CapBnd"] == "0" * 16
+    assert status["NoNewPrivs"] == "1"
+    if isolation.mode == "user":
+        uid = kernel.value("__import__('os').getuid()")
+        assert uid != 0 and kernel.value("__import__('getpass').getuser()") == "course-kernel-0"
+        assert kernel.value("open('/etc/passwd').read().count('\\n')") == 2  # root and the kernel's user
+
+
+def test_the_kernel_sees_only_its_own_processes(kernel):
+    """Its PID namespace: bubblewrap's init and the kernel; the grader (this test) is not there."""
+    pids = kernel.value("sorted(int(p) for p in __import__('os').listdir('/proc') if p.isdigit())")
+    assert pids == [1, 2]
+    commands = kernel.value("[open(f'/proc/{p}/cmdline').read() for p in (1, 2)]")
+    assert Path("/proc/self/cmdline").read_text() not in commands and "-m\x00ipykernel_launcher" in commands[1]
+    assert len(kernel.host_pids()) == 2
+
+
+def test_the_kernel_sees_only_its_submission_the_data_and_python(kernel, places):
+    course = places["course"]
+    hidden = [course, Path(__file__), Path.home() / ".bash_history", Path(__file__).parent.parent / "solutions",
+              Path(__file__).parent.parent / "nbgrader_config.py", Path(__file__).parent.parent / "grading",
+              Path("/etc/shadow"), Path("/var"), Path("/sys")]
+    seen = kernel.value(f"[__import__('os').path.exists(p) for p in {[str(p) for p in hidden]!r}]")
+    assert not any(seen), [str(p) for p, s in zip(hidden, seen) if s]
+    # the folders above what it sees are empty but for the way there: the grader's work folder holds its own
+    # kernel folder only (not the other kernels', not the run's files)
+    assert kernel.value(f"__import__('os').listdir({str(places['work'])!r})") == [Path(kernel.manager.connection_file).parts[-3]]
+    assert kernel.value("sorted(__import__('os').listdir('.'))") == ["A.ipynb"]  # the link to a secret is left out
+    assert kernel.value("__import__('os').getcwd()") == WORKDIR
+    assert kernel.value(f"open({str(places['data'] / 'events.npy')!r}).read()") == "data"
+    assert kernel.value("__import__('course_utils.notebook.paths').notebook.paths.data_dir().as_posix()") == \
+        str(places["data"].resolve())
+
+
+@pytest.mark.parametrize("where", ["data", "package", "python", "submission file"])
+def test_what_the_kernel_sees_is_read_only(kernel, places, where):
+    target = {"data": places["data"] / "events.npy", "package": Path(kernel_sandbox.__file__),
+              "python": Path(sys.prefix) / "pyvenv.cfg", "submission file": Path(WORKDIR) / "A.ipynb"}[where]
+    _, error = kernel.run(f"open({str(target)!r}, 'a').write('x')")
+    assert "Read-only file system" in error or "Permission denied" in error, error
+
+
+def test_the_kernel_has_no_network(kernel):
+    """Only a loopback interface of its own: a server on the grader's loopback is unreachable."""
+    with socket.socket() as server:
+        server.bind(("127.0.0.1", 0))
+        server.listen()
+        server.setblocking(False)
+        port = server.getsockname()[1]
+        printed, error = kernel.run(
+            "import socket\n"
+            f"for host in ('127.0.0.1', '1.1.1.1'):\n"
+            f"    try:\n"
+            f"        socket.create_connection((host, {port}), timeout=5).sendall(b'x')\n"
+            f"        print('reached', host)\n"
+            f"    except OSError as error:\n"
+            f"        print(host, type(error).__name__)\n"
+            "print(sorted(name for _, name in socket.if_nameindex()))")
+        with pytest.raises(BlockingIOError):
+            server.accept()
+    assert not error and "reached" not in printed and "['lo']" in printed, printed
+
+
+def test_the_kernel_gets_a_whitelisted_environment(kernel, places):
+    environment = kernel.value("dict(__import__('os').environ)")
+    allowed = set(PASSED_VARIABLES) | {"PATH", "HOME", "MPLCONFIGDIR", "TMPDIR", "USER", "LOGNAME", "PWD",
+                                       "PYTHONDONTWRITEBYTECODE", "COURSE_DATA_DIR"}
+    added_by_ipykernel = {"PYDEVD_USE_FRAME_EVAL", "TERM", "CLICOLOR", "FORCE_COLOR", "CLICOLOR_FORCE", "PAGER",
+                          "GIT_PAGER", "MPLBACKEND"}
+    assert set(environment) <= allowed | added_by_ipykernel, set(environment) - allowed - added_by_ipykernel
+    assert "COURSE_DB_URL" not in environment and environment["HOME"] == HOME
+    assert environment["COURSE_DATA_DIR"] == str(places["data"].resolve())
+
+
+def test_limits_are_set_outside_the_kernel_and_cannot_be_raised(kernel):
+    limits = Limits.from_environment()
+    value = kernel.value("[__import__('resource').getrlimit(getattr(__import__('resource'), name)) "
+                         "for name in ('RLIMIT_AS', 'RLIMIT_FSIZE', 'RLIMIT_NOFILE', 'RLIMIT_CORE')]")
+    assert value == [[limits.memory_mb * 2**20] * 2, [limits.file_mb * 2**20] * 2, [limits.open_files] * 2, [0, 0]]
+    _, error = kernel.run("import resource\nresource.setrlimit(resource.RLIMIT_AS, (2**40, 2**40))")
+    assert "ValueError" in error
+    _, error = kernel.run(f"block = bytearray({(limits.memory_mb + 512) * 2**20})")
+    assert error.startswith("MemoryError")
+    assert kernel.value("int(open('/proc/self/oom_score_adj').read())") == 1000
+
+
+FILL = """import errno, glob, os
+def fill(path, mib):
+    written = 0
+    try:
+        with open(path, 'wb') as f:
+            for _ in range(mib):
+                f.write(bytes(2**20))
+                f.flush()
+                written += 1
+        return [written, '']
+    except OSError as error:
+        return [written, errno.errorcode[error.errno]]
+"""
+
+
+@pytest.mark.parametrize("folder", ["/tmp", WORKDIR, "/dev/shm"])
+def test_scratch_space_and_file_size_are_limited(kernel, folder):
+    """One file stops at the file-size limit; files together stop when the folder's tmpfs is full."""
+    limits = Limits.from_environment()
+    size = {"/tmp": limits.tmp_mb, WORKDIR: limits.work_mb, "/dev/shm": limits.shm_mb}[folder]
+    code = (FILL + f"big = fill('{folder}/big', {limits.file_mb + 16})\nos.remove('{folder}/big')\n"
+            f"parts = [fill(f'{folder}/part{{i}}', 32) for i in range({size // 32 + 2})]\n"
+            f"for path in glob.glob('{folder}/part*'):\n    os.remove(path)\n"
+            "print(_json.dumps([big, parts]))")
+    printed, error = kernel.run("import json as _json\n" + code)
+    assert not error, error
+    big, parts = json.loads(printed)
+    assert big == [min(limits.file_mb, size - 1), "EFBIG"] or (size <= limits.file_mb and big[1] == "ENOSPC")
+    assert parts[-1][1] == "ENOSPC" and sum(written for written, _ in parts) <= size
+
+
+def test_a_process_bomb_stops_at_the_task_limit(isolation, places):
+    kernel = Kernel(places["work"], places["submission"], places["data"], slot=1)
+    try:
+        printed, error = kernel.run(
+            "import os, time\nstarted = 0\nfor _ in range(500):\n    try:\n        pid = os.fork()\n"
+            "    except OSError:\n        break\n    if pid == 0:\n        time.sleep(300)\n        os._exit(0)\n"
+            "    started += 1\nprint(started)")
+        assert not error and 0 < int(printed) < Limits().tasks
+        assert kernel.run("print('alive')")[0] == "alive\n"
+    finally:
+        assert not kernel.close()
+
+
+def test_a_detached_process_dies_with_the_kernel(isolation, places):
+    """Forked twice, in a session of its own, ignoring SIGTERM: it ends when the kernel ends."""
+    kernel = Kernel(places["work"], places["submission"], places["data"], slot=2)
+    try:
+        kernel.run("import os, signal, time\nif os.fork() == 0:\n    os.setsid()\n    if os.fork() == 0:\n"
+                   "        signal.signal(signal.SIGTERM, signal.SIG_IGN)\n        time.sleep(600)\n    os._exit(0)\n"
+                   "os.wait()")
+        assert len(kernel.host_pids()) == 3  # bubblewrap's init, the kernel, the detached process
+    finally:
+        survivors = kernel.close()
+    assert not survivors, f"processes {survivors} outlived their kernel"
+
+
+def test_kernels_of_two_workers_cannot_reach_each_other(isolation, places):
+    first = Kernel(places["work"], places["submission"], places["data"], slot=1)
+    second = Kernel(places["work"], places["submission"], places["data"], slot=2)
+    try:
+        other = Path(second.manager.connection_file)
+        assert not first.value(f"__import__('os').path.exists({str(other.parent)!r})")
+        assert first.value("__import__('os').getuid()") != second.value("__import__('os').getuid()") or \
+            isolation.mode == "userns"
+    finally:
+        first.close()
+        second.close()
+
+
+def test_an_interrupt_reaches_the_kernel(kernel):
+    """A runaway cell is interrupted (by a message: bubblewrap, not the kernel, is the grader's child)."""
+    message = kernel.client.execute("while True:\n    pass")
+    kernel.loop.run_until_complete(kernel.manager.interrupt_kernel())
+    while True:
+        reply = kernel.client.get_shell_msg(timeout=60)
+        if reply["parent_header"].get("msg_id") == message:
+            break
+    assert reply["content"]["status"] == "error" and reply["content"]["ename"] == "KeyboardInterrupt"
+
+
+def test_a_submission_link_never_enters_the_sandbox(tmp_path):
+    submission = tmp_path / "submission"
+    submission.mkdir()
+    (submission / "notebook.ipynb").write_text("{}")
+    (submission / "link").symlink_to("/etc/shadow")
+    command = sandbox_command(["true"], Isolation("user", bwrap="bwrap"), Limits(), read_only=(), run_dir=None,
+                              submission=submission, etc_dir=None, uid=1000, gid=1000)
+    assert str(submission / "notebook.ipynb") in command and str(submission / "link") not in command
+    assert command[command.index("--") + 1:][-1] == "true"
