@@ -29,10 +29,12 @@ HARDENED = "01_amplitude_regression"  # the assignment whose demo class also att
 EXPECTED = {
     "01_amplitude_regression": {
         "carol": (["test_neg_log_gauss_reference"], None),
-        "dave": (["test_neg_log_gauss_values", "test_neg_log_gauss_reference"],
-                 ["test_vblinear_parameters", "test_vblinear_forward", "test_vblinear_kl", "test_vblinear_gradients",
-                  "test_get_prediction_shapes", "test_get_prediction_statistics"]),
-        "erin": (["test_get_prediction_shapes", "test_get_prediction_statistics"], None),
+        "dave": (["test_neg_log_gauss_values", "test_neg_log_gauss_reference", "test_neg_log_gauss_dtypes"],
+                 ["test_vblinear_parameters", "test_vblinear_forward", "test_vblinear_sampling", "test_vblinear_kl",
+                  "test_vblinear_gradients", "test_vblinear_dtypes", "test_get_prediction_shapes",
+                  "test_get_prediction_statistics", "test_get_prediction_loaders_and_state"]),
+        "erin": (["test_get_prediction_shapes", "test_get_prediction_statistics", "test_get_prediction_loaders_and_state"],
+                 None),
     },
     "02_mnist_bayes_by_backprop": {
         "carol": (["test_minibatch_loss"], None),
