@@ -299,8 +299,7 @@ def grade_class(course_dir: Path, assignment: str, workers: int | None = None, e
         if phase_one is None:
             results = run_phase_one(snapshot, runnable, run.workers, limit_s, on_result, alone=suspects)
         else:  # on a Dask cluster: the same phase 1 per submission, on whichever worker is free
-            runnable = [s for s in runnable if s not in suspects] + [s for s in runnable if s in suspects]
-            results = phase_one.run(snapshot, runnable, limit_s, on_result)
+            results = phase_one.run(snapshot, runnable, limit_s, on_result, alone=suspects)
             run.isolation, run.workers = phase_one.describe(), phase_one.worker_count()
         run.phase_seconds["execute"] = round(time.perf_counter() - start, 1)
 

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
-import functools
 import hashlib
 import multiprocessing
 import os
@@ -84,10 +83,12 @@ class RunBundle:
 
 @dataclass(frozen=True)
 class SubmissionTask:
-    """One submission: the student and the files of their submission folder."""
+    """One submission: the student and the files of their submission folder; ``alone``: nothing else may run on
+    its machine meanwhile (a submission the grader's prescan flagged)."""
 
     student: str
     files: dict[str, bytes]
+    alone: bool = False
 
 
 def read_tree(folder: Path) -> dict[str, bytes]:
@@ -111,9 +112,8 @@ def write_tree(files: dict[str, bytes], folder: Path) -> None:
         target.write_bytes(data)
 
 
-@functools.lru_cache(maxsize=None)
 def package_digest() -> str:
-    """sha256 of the course_utils package's Python files (names and contents)."""
+    """sha256 of the course_utils package's Python files (names and contents), as they are now on disk."""
     digest = hashlib.sha256()
     for path in sorted(PACKAGE_DIR.rglob("*.py")):
         digest.update(path.relative_to(PACKAGE_DIR).as_posix().encode() + b"\0" + path.read_bytes() + b"\0")
@@ -245,6 +245,18 @@ def _children_allowed():
 
 
 @contextlib.contextmanager
+def machine_share(alone: bool):
+    """This machine's grading lock: shared by every submission, held alone by one that must run alone (it waits
+    until the submissions running here end, and the next ones wait for it)."""
+    descriptor = os.open(_slots_dir() / "machine.lock", os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    try:
+        fcntl.flock(descriptor, fcntl.LOCK_EX if alone else fcntl.LOCK_SH)
+        yield
+    finally:
+        os.close(descriptor)
+
+
+@contextlib.contextmanager
 def claim_slot():
     """The lowest kernel slot of this machine that no running submission holds (a lock file per slot, held
     until the submission ends, by every process that runs it): ``(slot, private folder of the slot)``. What a
@@ -282,8 +294,8 @@ def grade_on_worker(bundle: RunBundle, task: SubmissionTask) -> tuple[Submission
         if isolation.mode not in _PREPARED:
             prepare_worker(isolation.mode)
             _PREPARED.add(isolation.mode)
-    _announce("started", task.student)
-    with claim_slot() as (slot, work):
+    with machine_share(task.alone), claim_slot() as (slot, work):
+        _announce("started", task.student)
         folder = Path(tempfile.mkdtemp(prefix="g-", dir=work))  # short: the kernel's unix sockets live below
         snapshot = RunSnapshot(folder, bundle.assignment, worker_data_dir(),
                                {**without_credentials(dict(os.environ)), **bundle.env,
@@ -385,9 +397,11 @@ class DaskPhaseOne:
         self.isolation.update({address: report["isolation"] for address, report in reports.items()})
 
     def run(self, snapshot: RunSnapshot, students: list[str], limit_s: float = STUDENT_TIME_LIMIT_S,
-            progress=None) -> dict[str, SubmissionResult]:
+            progress=None, alone: set[str] = frozenset()) -> dict[str, SubmissionResult]:
         """Phase 1 of ``students`` on the cluster: one task each; ``progress(result)`` after each, in the order
-        they end. Every student gets exactly one result (a failure when their task could not be run)."""
+        they end. The students in ``alone`` are sent once the others have ended, and each runs with nothing
+        beside it on its machine. Every student gets exactly one result (a failure when their task could not
+        be run)."""
         from distributed import as_completed
 
         if not students:
@@ -396,25 +410,29 @@ class DaskPhaseOne:
         self.check_workers(bundle.check)
         token = uuid.uuid4().hex[:10]
         shared = self.client.submit(_bundle, bundle, key=f"course-bundle-{snapshot.assignment}-{token}", pure=False)
-        futures = {self.client.submit(grade_on_worker, shared, SubmissionTask(s, read_tree(snapshot.submission(s))),
-                                      key=f"grade-{snapshot.assignment}-{s}-{token}", pure=False, retries=1): s
-                   for s in students}
+        futures: dict = {}
         results: dict[str, SubmissionResult] = {}
         stop = threading.Event()
-        watchdog = threading.Thread(target=self._cancel_without_workers, args=(list(futures), stop), daemon=True)
+        watchdog = threading.Thread(target=self._cancel_without_workers, args=(futures, stop), daemon=True)
         watchdog.start()
         try:
-            for future in as_completed(list(futures), loop=self.client.loop):
-                student = futures[future]
-                results[student] = self._result(future, student)
-                if progress:
-                    progress(results[student])
+            for batch in ([s for s in students if s not in alone], [s for s in students if s in alone]):
+                submitted = {self.client.submit(grade_on_worker, shared,
+                                                SubmissionTask(s, read_tree(snapshot.submission(s)), s in alone),
+                                                key=f"grade-{snapshot.assignment}-{s}-{token}", pure=False,
+                                                retries=1): s for s in batch}
+                futures.update(submitted)
+                for future in as_completed(list(submitted), loop=self.client.loop):
+                    student = submitted[future]
+                    results[student] = self._result(future, student)
+                    if progress:
+                        progress(results[student])
         finally:  # Ctrl-C or an error in the grader: nothing of this run stays queued on the cluster
             stop.set()
             self.client.cancel([*futures, shared], force=True)
         return results
 
-    def _cancel_without_workers(self, futures: list, stop: threading.Event) -> None:
+    def _cancel_without_workers(self, futures: dict, stop: threading.Event) -> None:
         """Cancel what is still queued once the cluster has had no worker for ``worker_wait_s`` seconds."""
         idle_since = None
         while not stop.wait(5):
@@ -424,7 +442,7 @@ class DaskPhaseOne:
                 return
             idle_since = None if workers else (idle_since or time.monotonic())
             if idle_since is not None and time.monotonic() - idle_since > self.worker_wait_s:
-                self.client.cancel([f for f in futures if not f.done()], reason="no worker", force=True)
+                self.client.cancel([f for f in list(futures) if not f.done()], reason="no worker", force=True)
                 return
 
     def _result(self, future, student: str) -> SubmissionResult:
