@@ -64,6 +64,14 @@ WRONG = {
         "vblinear", "return F.linear(x, weight, self.bias)",
         "return F.linear(x, weight, self.bias + 0.01 * torch.randn_like(self.bias))"),
     "no bias in the output": ("vblinear", "return F.linear(x, weight, self.bias)", "return F.linear(x, weight)"),
+    "Bayesian biases with a width of their own": (
+        "vblinear", "self.bias = nn.Parameter(torch.empty(out_features))",
+        "self.bias = nn.Parameter(torch.empty(out_features))\n"
+        "        self.logsig2_b = nn.Parameter(torch.full((out_features,), -9.0))"),
+    "Bayesian biases sampled in the forward pass": (
+        "vblinear", "return F.linear(x, weight, self.bias)",
+        "bias_noise = torch.randn_like(self.bias)\n"
+        "        return F.linear(x, weight, self.bias + torch.exp(torch.full_like(self.bias, -4.5)) * bias_noise)"),
     "noise scaled by sigma when stored": (
         "vblinear", f"{NOISE}\n        {WEIGHT}",
         "self.random = torch.exp(0.5 * self.logsig2_w) * torch.randn_like(self.logsig2_w)\n"
@@ -624,8 +632,9 @@ ALTERNATIVES = {
 # exercise (answer cell) -> [(requirement as its text states it, grade cell that checks it, wrong answers that break it)]
 REQUIREMENTS = {
     "vblinear": [
-        ("three parameters and no others: mu_w, logsig2_w (out, in) and bias (out,); random is not a parameter",
-         "test_vblinear_parameters", ["noise registered as a parameter", "an extra learned scale parameter"]),
+        ("three parameters and no others: mu_w, logsig2_w (out, in) and bias (out,); random is not a parameter; the "
+         "biases are deterministic", "test_vblinear_parameters",
+         ["noise registered as a parameter", "an extra learned scale parameter", "Bayesian biases with a width of their own"]),
         ("resample starts as True", "test_vblinear_parameters", ["resample starts False"]),
         ("mu_w from a normal distribution with mean 0 and standard deviation 1/sqrt(in_features)",
          "test_vblinear_parameters",
@@ -640,7 +649,7 @@ REQUIREMENTS = {
          "all events, a deterministic bias; inputs (*, in_features) -> (*, out_features)", "test_vblinear_forward",
          ["torch.mm instead of F.linear (2-d inputs only)", "sigma = exp(logsig2) instead of its square root", "noise on the outputs (local reparameterisation)",
           "noise on the bias too", "no bias in the output", "noise scaled by sigma when stored",
-          "noise drawn after the weights are built"]),
+          "noise drawn after the weights are built", "Bayesian biases sampled in the forward pass"]),
         ("the noise is standard normal", "test_vblinear_forward", ["noise with standard deviation 0.1", "uniform noise"]),
         ("with resample true every pass draws new noise, in training and in evaluation mode alike",
          "test_vblinear_sampling", ["samples only in training mode", "noise drawn once in __init__ only",
