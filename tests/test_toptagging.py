@@ -221,7 +221,7 @@ def test_jet_images_of_generated_jets_match_the_reference(short):
     assert occupied[y == 1].mean() > occupied[y == 0].mean()
 
 
-def test_offline_sets_of_another_generator_version_are_remade(jet_data, tmp_path, monkeypatch):
+def test_offline_sets_of_another_generator_version_or_size_are_remade(jet_data, tmp_path, monkeypatch):
     import json
     import shutil
 
@@ -233,7 +233,8 @@ def test_offline_sets_of_another_generator_version_are_remade(jet_data, tmp_path
     record_path = tmp_path / "toptagging-short" / "SOURCE.json"
     record = json.loads(record_path.read_text())
     assert record["version"] == jet_generation.GENERATOR_VERSION
-    record["version"] = jet_generation.GENERATOR_VERSION - 1
-    record_path.write_text(json.dumps(record))
+    record_path.write_text(json.dumps({**record, "version": jet_generation.GENERATOR_VERSION - 1}))
     toptagging.fetch_short(tmp_path, source="offline", scale="ci", progress=False)
-    assert forced == [False, True]
+    record_path.write_text(json.dumps({**record, "sizes": {**record["sizes"], "test": record["sizes"]["test"] + 2}}))
+    toptagging.fetch_short(tmp_path, source="offline", scale="ci", progress=False)
+    assert forced == [False, True, True]

@@ -42,7 +42,7 @@ REFERENCE_MIRROR_FILES = tuple(f"{REFERENCE_FOLDER}/{split}.h5" for split in SPL
 N_CONSTITUENTS = 200
 REFERENCE_TTV = {"train": 0, "test": 1, "val": 2}  # the reference dataset's split labels
 SCALES = {
-    "ci": {"short": {"train": 2000, "val": 500, "test": 10000}, "reference": {"train": 6000, "val": 1000, "test": 1000}},
+    "ci": {"short": {"train": 2000, "val": 500, "test": 10000}, "reference": {"train": 6000, "val": 1000, "test": 4000}},
     "full": {"short": {"train": 30000, "val": 30000, "test": 30000},
              "reference": {"train": 60000, "val": 20000, "test": 20000}},
 }
@@ -137,7 +137,7 @@ def fetch_short(data_dir: Path, source: str = "auto", force: bool = False, scale
                 progress: bool = True, mirror: str | None = None) -> dict:
     """Make ``data_dir/toptagging-short`` (dataset 2) and return its provenance record; a class ``mirror``
     (default: ``$COURSE_DATA_MIRROR``) is tried before ``urls``."""
-    return _fetch_jets(Path(data_dir) / SHORT_FOLDER, short_file_names(), source, force, scale,
+    return _fetch_jets(Path(data_dir) / SHORT_FOLDER, short_file_names(), source, force, scale, "short",
                        download=fetching.zip_download(SHORT_FOLDER, urls, short_file_names(), read_short, progress, mirror),
                        generate=_generate_short(Path(data_dir), scale, seed, workers, progress))
 
@@ -273,20 +273,21 @@ def fetch_reference(data_dir: Path, source: str = "auto", force: bool = False, s
                     progress: bool = True, mirror: str | None = None) -> dict:
     """Make ``data_dir/top-tagging-reference`` (dataset 3) and return its provenance record; a class
     ``mirror`` (default: ``$COURSE_DATA_MIRROR``) is tried before Zenodo."""
-    return _fetch_jets(Path(data_dir) / REFERENCE_FOLDER, reference_file_names(), source, force, scale,
+    return _fetch_jets(Path(data_dir) / REFERENCE_FOLDER, reference_file_names(), source, force, scale, "reference",
                        download=_download_reference(url_pattern, progress, mirror),
                        generate=_generate_reference(Path(data_dir), scale, seed, workers, progress))
 
 
-def _fetch_jets(target: Path, names: list[str], source: str, force: bool, scale: str,
+def _fetch_jets(target: Path, names: list[str], source: str, force: bool, scale: str, kind: str,
                 download: fetching.Maker, generate: fetching.Maker) -> dict:
-    """fetch_dataset for a jet dataset; an offline set made at another scale or by another generator
-    version is remade."""
+    """fetch_dataset for a jet dataset (``kind``: "short" or "reference"); an offline set made at another
+    scale, with other sizes or by another generator version is remade."""
     if scale not in SCALES:
         raise ValueError(f"scale must be one of {tuple(SCALES)}, not {scale!r}")
     if fetching.is_complete(target, names) and not force:
         record = read_provenance(target)
         force = record.get("source") == "offline" and (record.get("scale") != scale
+                                                       or record.get("sizes") != SCALES[scale][kind]
                                                        or record.get("version") != jet_generation.GENERATOR_VERSION)
     return fetching.fetch_dataset(target, names, source, force, download=download, generate=generate,
                                   fallback="generating jets with Pythia 8 + FastJet")
