@@ -749,14 +749,16 @@ REQUIREMENTS = {
 
 @pytest.fixture(autouse=True)
 def _torch_global_state_restored():
-    """The grading runs in this process: a wrong answer that switches autograd off (as some here do) must not
-    change the tests that follow."""
+    """The grading runs in this process: a wrong answer that switches autograd off or changes the default dtype
+    (as some here do) must not change the tests that follow. One thread, as the autograder's kernels have."""
     import torch
 
-    grad_mode, dtype = torch.is_grad_enabled(), torch.get_default_dtype()
+    grad_mode, dtype, threads = torch.is_grad_enabled(), torch.get_default_dtype(), torch.get_num_threads()
+    torch.set_num_threads(1)
     yield
     torch.set_grad_enabled(grad_mode)
     torch.set_default_dtype(dtype)
+    torch.set_num_threads(threads)
 
 
 # the harness's solution and right-answer tests; each wrong answer is graded once, below, where the score and
