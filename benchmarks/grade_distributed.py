@@ -56,8 +56,8 @@ def graded(assignment: str, students: dict, env: dict[str, str], workers: int, p
         if phase_one is not None:
             measured = phase_one.run
 
-            def run_and_measure(snapshot, names, limit_s, progress):
-                results = measured(snapshot, names, limit_s, progress)
+            def run_and_measure(snapshot, names, limit_s, progress, **options):
+                results = measured(snapshot, names, limit_s, progress, **options)
                 start = time.perf_counter()  # the sizes are not part of the run: their time is taken off below
                 sizes["bundle"] = sum(len(data) for data in make_bundle(snapshot, limit_s).files.values())
                 sizes["submission"] = statistics.fmean(
