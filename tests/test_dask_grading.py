@@ -288,7 +288,7 @@ def test_cluster_files(tmp_path):
     path.write_text("kind: slurm\njobs: 3\nmaximum_jobs: 10\noptions:\n  cores: 4\n  processes: 4\n  memory: 24GB\n"
                     "  walltime: '02:00:00'\n  queue: short\n  python: /srv/course/.venv/bin/python\n"
                     "  job_script_prologue: ['export COURSE_DATA_DIR=/srv/course/data']\n"
-                    "  scheduler_options: {host: 127.0.0.1}\n")
+                    "  scheduler_options: {host: 127.0.0.1, dashboard_address: '127.0.0.1:0'}\n")
     spec = ClusterSpec.load(path)
     assert (spec.kind, spec.jobs, spec.maximum_jobs) == ("slurm", 3, 10)
     cluster = spec.create()
