@@ -1,12 +1,14 @@
 """The course on a real JupyterHub with several students, as a class uses it, in headless Debian chromium.
 
 One hub for the whole module (started by `make hub` as the instructor guide says, stopped at the end): Unix
-accounts made by `make hub-accounts` for the grader and three students, each server started by the hub as its
+accounts made by `make hub-accounts` for the grader and four students, each server started by the hub as its
 own account. The grader releases tutorial 01; alice and bob fetch it in the Assignments tab; alice submits a
-perfect notebook and bob the untouched one, both by clicking Submit; the due date passes and carol submits a
-perfect notebook late from a terminal; the grader collects, runs `make grade` and sees every submission in
-the formgrader; feedback is released and each student fetches it in the browser and sees their own scores,
-without a hidden test. Between the steps, real file operations as bob show what he cannot reach.
+perfect notebook and bob the untouched one, both by clicking Submit; from terminals, dave submits perfect
+answers with an IPython hook in them, then the due date passes and carol submits a perfect notebook late;
+the grader collects and runs `make grade`, and the formgrader shows every submission (dave's as needing
+manual grading); feedback is released, alice and bob fetch theirs in the browser and see their own scores
+(full marks, zero) without a hidden test, carol sees her late penalty. Between the steps, real file
+operations as bob show what he cannot reach.
 
 Needs Linux and root (accounts, servers started as them), Debian's chromium and the proxy from npm
 (`make test` installs both as root on Debian); elsewhere it is skipped and says why. Folders that the
@@ -15,7 +17,7 @@ accounts must cross to run Python and the course (e.g. /root, where pyenv lives)
 """
 from __future__ import annotations
 
-import datetime
+import copy
 import json
 import os
 import platform
@@ -34,6 +36,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+
+from jupyterhub.spawner import LocalProcessSpawner
 
 from course_utils.instructor import notebooks
 from course_utils.instructor.hub import accounts, launcher
@@ -90,10 +94,11 @@ class Hub:
     course: Path
     exchange: Path
     grader: str
-    students: dict[str, str]  # role in the story (alice, bob, carol) -> account name
+    students: dict[str, str]  # role in the story (alice, bob, carol, dave) -> account name
     password: str
     log: Path
     done: set[str] = field(default_factory=set)  # the steps that passed
+    due: str = ""  # the assignment's due date, once set
 
     def home(self, account: str) -> Path:
         return Path(pwd.getpwnam(account).pw_dir)
@@ -188,18 +193,20 @@ def end_processes_of(names: list[str], timeout: float = 30) -> list[str]:
     return left
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def hub(root):
     """`make hub-accounts` and `make hub` as the instructor guide shows them, on free ports, in a throwaway
     folder; afterwards the hub is stopped, the accounts deleted and the folders' modes put back."""
     hub_or_skip()
     tag = uuid.uuid4().hex[:6]
-    grader, students = f"hub{tag}grader", {role: f"hub{tag}{role}" for role in ("alice", "bob", "carol")}
+    grader, students = f"hub{tag}grader", {role: f"hub{tag}{role}" for role in ("alice", "bob", "carol", "dave")}
     names = [grader, *students.values()]
     password = uuid.uuid4().hex
     base = Path(tempfile.mkdtemp(prefix="bdl-hub-", dir="/tmp"))
     os.chmod(base, 0o755)
     modes = open_for_traversal(launcher.blocked_folders(launcher.software_paths()))
+    # make hub closes the checkout's private folders to other accounts; put them back as they were afterwards
+    modes.update({p: p.stat().st_mode & 0o7777 for p in (root / n for n in launcher.PRIVATE) if p.is_dir()})
     hub_process = None
     make_vars = [f"HUB_GRADER={grader}", f"HUB_STUDENTS={' '.join(students.values())}"]
     try:
@@ -251,7 +258,7 @@ def hub(root):
         assert not left, f"processes outlived the hub: {left}"
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def pages(hub):
     """One browser, a separate session (cookies) per account, each logged in through the hub's login page."""
     sync_api = hub_or_skip()
@@ -271,6 +278,16 @@ def pages(hub):
             page.wait_for_selector(".lm-MenuBar-itemLabel:text-is('Nbgrader')")
         yield logged_in
         browser.close()
+
+
+def appears(page, locator, what: str, timeout: float = 90_000) -> None:
+    """Wait for ``locator`` to show; else fail with what the page shows."""
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+
+    try:
+        locator.wait_for(timeout=timeout)
+    except PlaywrightTimeout:
+        pytest.fail(f"{what} did not appear at {page.url}; the page shows:\n{page.locator('body').inner_text()[:3000]}")
 
 
 def nbgrader_menu(page) -> list[str]:
@@ -335,28 +352,44 @@ def test_release_then_both_students_fetch_in_the_assignments_tab(hub, pages):
     hub.done.add("fetched")
 
 
-def test_submit_by_clicking_perfect_and_untouched_then_one_late_from_a_terminal(hub, pages):
+def tampering(answer: dict) -> dict:
+    """The perfect answer with an IPython hook in its first answer cell: a construct no answer needs, which
+    `make grade` flags for manual grading."""
+    flagged = copy.deepcopy(answer)
+    first = next(iter(notebooks.solution_cells(flagged).values()))
+    first.source += '\nget_ipython().events.register("post_run_cell", lambda result: None)\n'
+    return flagged
+
+
+def submit_from_a_terminal(hub: Hub, account: str, notebook) -> None:
+    """nbgrader's commands in a student's terminal: fetch, (the student's work), submit."""
+    terminal = student_terminal(hub)
+    as_user(account, "nbgrader", "fetch_assignment", ASSIGNMENT, env=terminal)
+    as_user(account, "tee", str(hub.home(account) / ASSIGNMENT / NOTEBOOK), text_input=json.dumps(notebook))
+    as_user(account, "nbgrader", "submit", ASSIGNMENT, env=terminal)
+
+
+def test_submit_by_clicking_perfect_and_untouched_then_others_from_a_terminal_one_late(hub, pages):
     hub.require("fetched")
-    alice, bob, carol = (hub.students[r] for r in ("alice", "bob", "carol"))
+    alice, bob, carol, dave = (hub.students[r] for r in ("alice", "bob", "carol", "dave"))
     release = notebooks.read(hub.home(alice) / ASSIGNMENT / NOTEBOOK)
     solution = notebooks.read(notebooks.solution_path(hub.course, ASSIGNMENT))
-    answer = json.dumps(perfect(release, solution))
-    as_user(alice, "tee", str(hub.home(alice) / ASSIGNMENT / NOTEBOOK), text_input=answer)  # alice's work
+    answer = perfect(release, solution)
+    as_user(alice, "tee", str(hub.home(alice) / ASSIGNMENT / NOTEBOOK), text_input=json.dumps(answer))  # her work
     for account in (alice, bob):
         page = pages[account]
         open_assignments(page)
         row(page, "fetched").locator("button", has_text="Submit").click()
         page.locator(f"#submitted_assignments_list > .list_item", has_text=ASSIGNMENT).wait_for()
-    # the due date passes; carol fetches, answers perfectly and submits late, with nbgrader's commands
-    due = datetime.datetime.now(datetime.timezone.utc).strftime("%Y-%m-%d %H:%M:%S UTC")
+    submit_from_a_terminal(hub, dave, tampering(answer))
+    # the due date passes (it is the moment of the last submission so far); carol submits late
+    due = max(p.read_text().strip() for p in hub.exchange.glob("*/inbound/*/timestamp.txt"))
     as_grader(hub, "nbgrader", "db", "assignment", "add", ASSIGNMENT, f"--duedate={due}")
+    hub.due = due
     as_grader(hub, "tee", "-a", "nbgrader_config.py", text_input=LATE_POLICY)  # the guide's late policy
-    student_env = student_terminal(hub)
-    as_user(carol, "nbgrader", "fetch_assignment", ASSIGNMENT, env=student_env)
-    as_user(carol, "tee", str(hub.home(carol) / ASSIGNMENT / NOTEBOOK), text_input=answer)
-    as_user(carol, "nbgrader", "submit", ASSIGNMENT, env=student_env)
+    submit_from_a_terminal(hub, carol, answer)
     inbound = [p.name.split("+")[0] for p in hub.exchange.glob("*/inbound/*")]
-    assert sorted(inbound) == sorted([alice, bob, carol])
+    assert sorted(inbound) == sorted([alice, bob, carol, dave])
     hub.done.add("submitted")
 
 
@@ -377,11 +410,16 @@ def test_a_student_cannot_reach_another_students_work_or_the_course(hub):
         assert path.is_file()
         cannot(bob, "cat", str(path))
     cannot(bob, "touch", str(hub.exchange / inbound.parent.name / "outbound" / ASSIGNMENT / NOTEBOOK))
+    # the checkout whose Python every server runs: its solutions, tests and history are closed by make hub
+    for name in launcher.PRIVATE:
+        if (launcher.REPOSITORY / name).is_dir():
+            cannot(bob, "ls", str(launcher.REPOSITORY / name))
+    assert as_user(bob, "ls", str(launcher.REPOSITORY / "course_utils")).stdout  # what the notebooks import
 
 
 def test_collect_grade_and_the_formgrader_shows_every_submission(hub, pages):
     hub.require("submitted")
-    alice, bob, carol = (hub.students[r] for r in ("alice", "bob", "carol"))
+    alice, bob, carol, dave = (hub.students[r] for r in ("alice", "bob", "carol", "dave"))
     as_grader(hub, "nbgrader", "collect", ASSIGNMENT)
     repository = launcher.REPOSITORY
     output = as_grader(hub, "make", "-s", "-C", str(repository), "grade", f"A={ASSIGNMENT}", f"COURSE_DIR={hub.course}")
@@ -390,16 +428,20 @@ def test_collect_grade_and_the_formgrader_shows_every_submission(hub, pages):
     with Gradebook(f"sqlite:///{hub.course / 'grading' / 'gradebook.db'}") as gradebook:
         rows = {s.student.id: (s.score, s.max_score, s.late_submission_penalty, s.needs_manual_grade)
                 for s in gradebook.assignment_submissions(ASSIGNMENT)}
-    assert set(rows) == {alice, bob, carol}, output
-    max_score = rows[alice][1]
-    assert rows[alice][:3] == (max_score, max_score, 0), output
-    assert rows[bob][0] == 0, output
-    assert rows[carol][2] == max_score, output  # late: nbgrader's penalty "zero" takes every point
+    stamps = {p.parent.parent.name: p.read_text().strip()
+              for p in (hub.course / "grading" / "submitted").glob(f"*/{ASSIGNMENT}/timestamp.txt")}
+    output += f"\ngradebook: {rows}\nsubmitted at: {stamps}, due {hub.due}"
+    assert set(rows) == {alice, bob, carol, dave}, output
+    full = rows[alice][1]
+    assert rows[alice] == (full, full, 0, False), output
+    assert rows[bob] == (0, full, 0, False), output
+    assert rows[carol] == (full, full, full, False), output  # late: nbgrader's penalty "zero" takes every point
+    assert rows[dave] == (0, full, 0, True), output  # flagged: 0 until the instructor grades it by hand
     page = pages[hub.grader]
     page.goto(f"{hub.url}/user/{hub.grader}/formgrader/manage_submissions/{ASSIGNMENT}")
     for account, (score, maximum, _, flagged) in rows.items():
         line = page.locator("tr", has=page.locator("td.student-id", has_text=account))
-        line.wait_for()
+        appears(page, line, f"{account}'s submission in the formgrader")
         status = line.locator("td.status").inner_text().strip()
         assert status == ("needs manual grading" if flagged else "graded"), (account, status)
         shown = line.locator("td.score").inner_text().strip()
@@ -436,7 +478,7 @@ def test_each_student_fetches_their_own_feedback_in_the_browser(hub, pages):
         item.dblclick()
         frame = page.frame_locator(".jp-MainAreaWidget:not(.lm-mod-hidden) iframe").first
         heading = frame.locator("h4", has_text="Score").first
-        heading.wait_for()
+        appears(page, heading, f"{account}'s feedback page")
         text = frame.locator("body").inner_text()
         assert f"(Score: {score})" in heading.inner_text(), heading.inner_text()
         assert "HIDDEN TESTS" not in text
@@ -453,7 +495,88 @@ def test_feedback_stays_private(hub):
     hub.require("feedback")
     alice, bob = hub.students["alice"], hub.students["bob"]
     (feedback,) = hub.exchange.glob("*/feedback")
-    assert len(list(feedback.iterdir())) == 3  # one page per submission, named by a hash of its secret
+    pages_made = list((hub.course / "grading" / "feedback").glob(f"*/{ASSIGNMENT}/*.html"))
+    assert len(pages_made) >= 3 and len(list(feedback.iterdir())) == len(pages_made)  # named by a hash of a secret
     cannot(bob, "ls", str(feedback))
     (mine,) = (hub.home(alice) / ASSIGNMENT / "feedback").glob(f"*/{ASSIGNMENT}.html")
     cannot(bob, "cat", str(mine))
+
+
+# --- the configuration itself, on any machine (no root, no browser) ---------------------------------------
+
+def load_hub_config(monkeypatch, tmp_path, **settings):
+    """jupyterhub_config.py as JupyterHub loads it, with ``COURSE_HUB_<KEY>`` set from ``settings``."""
+    from traitlets.config.loader import PyFileConfigLoader
+
+    for name in [n for n in os.environ if n.startswith("COURSE_HUB_")]:
+        monkeypatch.delenv(name)
+    monkeypatch.setenv("COURSE_HUB_STATE", str(tmp_path / "state"))
+    for key, value in settings.items():
+        monkeypatch.setenv(f"COURSE_HUB_{key.upper()}", value)
+    return PyFileConfigLoader(launcher.CONFIG.name, path=str(launcher.CONFIG.parent)).load_config()
+
+
+def test_hub_listens_on_this_machine_only_unless_told(monkeypatch, tmp_path):
+    config = load_hub_config(monkeypatch, tmp_path)
+    assert config.JupyterHub.bind_url == "http://127.0.0.1:8000/"
+    assert config.JupyterHub.hub_bind_url.startswith("http://127.0.0.1:")
+    assert config.ConfigurableHTTPProxy.api_url.startswith("http://127.0.0.1:")
+    assert "ssl_cert" not in config.JupyterHub
+    config = load_hub_config(monkeypatch, tmp_path, ip="0.0.0.0", port="443", tls_cert="/etc/c.pem", tls_key="/etc/k.pem")
+    assert config.JupyterHub.bind_url == "https://0.0.0.0:443/"
+    assert (config.JupyterHub.ssl_cert, config.JupyterHub.ssl_key) == ("/etc/c.pem", "/etc/k.pem")
+
+
+def test_hub_lets_in_the_grader_and_the_students_only(monkeypatch, tmp_path):
+    config = load_hub_config(monkeypatch, tmp_path, grader="prof", students="ann ben")
+    assert config.JupyterHub.authenticator_class == "pam"
+    assert config.Authenticator.allowed_users == {"prof", "ann", "ben"}
+    assert config.Authenticator.admin_users == set()
+    assert issubclass(config.JupyterHub.spawner_class, LocalProcessSpawner) and config.Spawner.disable_user_config
+    assert config.JupyterHub.cleanup_servers and config.JupyterHub.cleanup_proxy
+
+
+def test_each_server_gets_its_role(monkeypatch, tmp_path):
+    """The grader's server opens the course with the instructor's extensions, a student's their home with the
+    students'; all get the exchange, the course id (the course's own) and the data."""
+    from types import SimpleNamespace
+
+    from traitlets.config.loader import PyFileConfigLoader
+
+    config = load_hub_config(monkeypatch, tmp_path, grader="prof", students="ann", course="/srv/course",
+                             exchange="/srv/exchange", data="/srv/data")
+    course_id = PyFileConfigLoader("nbgrader_config.py", path=str(launcher.REPOSITORY)).load_config() \
+        .CourseDirectory.course_id
+    servers = {}
+    for name in ("prof", "ann"):
+        spawner = SimpleNamespace(user=SimpleNamespace(name=name), environment={}, notebook_dir="")
+        config.Spawner.pre_spawn_hook(spawner)
+        servers[name] = spawner
+        assert spawner.environment["COURSE_EXCHANGE"] == "/srv/exchange"
+        assert spawner.environment["COURSE_ID"] == course_id
+        assert spawner.environment["COURSE_DATA_DIR"] == "/srv/data"
+    assert servers["prof"].notebook_dir == "/srv/course" and servers["prof"].environment["COURSE_HUB_COURSE"] == "/srv/course"
+    assert servers["ann"].notebook_dir == "~" and "COURSE_HUB_COURSE" not in servers["ann"].environment
+    for name, role in (("prof", "grader"), ("ann", "student")):
+        assert Path(servers[name].environment["JUPYTER_CONFIG_PATH"]) == launcher.CONFIG.parent / "servers" / role
+
+
+def test_make_hub_says_why_it_cannot_start_without_root():
+    if os.geteuid() == 0 and platform.system() == "Linux":
+        pytest.skip("runs as root on Linux, where the hub can start")
+    result = subprocess.run(["make", "-s", "hub", "HUB_PORT=1"], cwd=launcher.REPOSITORY, capture_output=True, text=True)
+    assert result.returncode != 0 and "needs root on Linux" in result.stderr
+
+
+def test_a_server_runs_in_the_folder_it_opens(monkeypatch, tmp_path):
+    """The grader's server works in the course folder, as a terminal there does (relative gradebook URL)."""
+    spawner = load_hub_config(monkeypatch, tmp_path).JupyterHub.spawner_class()
+    spawner.notebook_dir = str(tmp_path)
+    account = pwd.getpwuid(os.getuid()).pw_name
+    where = subprocess.run(["pwd"], preexec_fn=spawner.make_preexec_fn(account), capture_output=True, text=True)
+    assert where.stdout.strip() == str(tmp_path)
+
+
+def test_servers_inherit_the_class_data_mirror(monkeypatch, tmp_path):
+    kept = load_hub_config(monkeypatch, tmp_path).Spawner.env_keep
+    assert {"COURSE_DATA_MIRROR", "COURSE_DATA_MIRROR_ONLY", "LANG"} <= set(kept)

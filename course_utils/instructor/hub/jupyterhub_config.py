@@ -15,6 +15,8 @@ import os
 import sys
 from pathlib import Path
 
+from jupyterhub.spawner import LocalProcessSpawner
+
 c = get_config()  # noqa: F821  (provided by traitlets when JupyterHub loads this file)
 
 HERE = Path(__file__).resolve().parent
@@ -47,7 +49,7 @@ STUDENTS = setting("STUDENTS", "student1 student2").split()
 # The course folder: solutions/, notebooks/, nbgrader_config.py and grading/ (submissions, gradebook,
 # feedback). Owned by the grader account and closed to everybody else (chmod 700): the hidden tests and the
 # gradebook live there.
-COURSE = setting("COURSE", str(Path("~" + GRADER).expanduser() / "bdl-course"))
+COURSE = setting("COURSE", os.path.join(os.path.expanduser("~" + GRADER), "bdl-course"))
 # The course id under which nbgrader files the course in the exchange: CourseDirectory.course_id of the
 # course folder's nbgrader_config.py (never executed here: the grader account may edit that file, the hub
 # runs as root). Students' assignment lists and terminals use it.
@@ -99,10 +101,30 @@ c.Authenticator.admin_users = set()
 # Servers: one JupyterLab per account, started as that account (LocalProcessSpawner: setuid from the hub
 # running as root), from the course's Python environment, with no per-user Jupyter config (a student's
 # ~/.jupyter cannot switch on what the hub switched off).
-c.JupyterHub.spawner_class = "localprocess"
+class CourseSpawner(LocalProcessSpawner):
+    """LocalProcessSpawner whose server runs in the folder it opens, not in the home: the grader's in the
+    course folder, so that nbgrader's paths relative to the course (its gradebook's sqlite URL) mean in the
+    formgrader what they mean in a terminal there."""
+
+    def make_preexec_fn(self, name):
+        become_user = super().make_preexec_fn(name)
+        folder = self.notebook_dir
+
+        def preexec():
+            become_user()
+            if os.path.isabs(folder):
+                os.chdir(folder)
+
+        return preexec
+
+
+c.JupyterHub.spawner_class = CourseSpawner
 c.Spawner.cmd = [sys.executable, "-m", "jupyterhub.singleuser"]
 c.Spawner.default_url = "/lab"
 c.Spawner.disable_user_config = True
+# What servers inherit from the hub's own environment (nothing else: the hub's holds the proxy's secret):
+# the locale and the course's data mirror ("A data mirror for a class" in the instructor guide).
+c.Spawner.env_keep = ["JUPYTERHUB_SINGLEUSER_APP", "LANG", "LC_ALL", "COURSE_DATA_MIRROR", "COURSE_DATA_MIRROR_ONLY"]
 # Starting JupyterLab on a busy small machine can take longer than the defaults (60 s, 30 s).
 c.Spawner.start_timeout = 180
 c.Spawner.http_timeout = 180
@@ -114,7 +136,7 @@ def configure_server(spawner) -> None:
     role = "grader" if spawner.user.name == GRADER else "student"
     spawner.environment = {
         **spawner.environment,
-        "JUPYTER_CONFIG_PATH": str(HERE / "servers" / role),  # jupyter_server_config.json, labconfig, nbgrader
+        "JUPYTER_CONFIG_PATH": str(HERE / "servers" / role),  # extensions, labconfig, students: nbgrader
         "COURSE_EXCHANGE": EXCHANGE,
         "COURSE_ID": COURSE_ID,
         "COURSE_DATA_DIR": DATA,

@@ -78,6 +78,22 @@ def blocked_folders(paths: list[Path]) -> list[Path]:
     return blocked
 
 
+#: what the checkout holds that no student may read: hidden tests, full answers, their history, grading runs
+PRIVATE = ("solutions", "tests", ".git", "grading", "build")
+
+
+def close_private_parts(checkout: Path = REPOSITORY) -> list[Path]:
+    """Every account's server runs this checkout's Python and course_utils, so other accounts may enter it;
+    close its private folders to them (o-rwx). Returns the folders changed."""
+    changed = []
+    for name in PRIVATE:
+        folder = checkout / name
+        if folder.is_dir() and folder.stat().st_mode & 0o007:
+            os.chmod(folder, folder.stat().st_mode & ~0o007)
+            changed.append(folder)
+    return changed
+
+
 def problems(settings: HubSettings) -> list[str]:
     """What stops the hub from starting, in words (empty when nothing does)."""
     found = []
@@ -132,6 +148,9 @@ def start(settings: HubSettings) -> int:
         for problem in found:
             print(f"error: {problem}", file=sys.stderr)
         return 2
+    closed = close_private_parts()
+    if closed:
+        print(f"closed to other accounts (chmod o-rwx): {', '.join(str(p.relative_to(REPOSITORY)) for p in closed)}")
     prepare_exchange(settings.exchange_folder())
     course = settings.course_folder()
     if prepare_course(course, settings.grader):
