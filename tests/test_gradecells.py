@@ -137,3 +137,16 @@ def test_returns_types_and_close():
     assert returns.close([1.0, 2.0], np.array([1.0, 2.0 + 1e-9]))
     assert not returns.close(torch.zeros(2), torch.zeros(3))
     assert not returns.close(torch.zeros(2), torch.ones(2))
+
+
+def test_in_process_grading_puts_torch_global_state_back(root):
+    """A graded answer that switches autograd off or changes the default dtype does not leak into the next grading."""
+    from course_utils.instructor import notebooks
+    from course_utils.instructor.inprocess_grading import grade, solution_answers
+
+    solution = notebooks.read(notebooks.solution_path(root, "01_amplitude_regression"))
+    answers = solution_answers(solution)
+    first = next(iter(answers))
+    sloppy = {**answers, first: answers[first] + "\ntorch.set_grad_enabled(False)\ntorch.set_default_dtype(torch.float64)\n"}
+    grade(solution, sloppy)
+    assert torch.is_grad_enabled() and torch.get_default_dtype() == torch.float32

@@ -65,8 +65,29 @@ def edited(answers: dict[str, str], grade_id: str, old: str, new: str) -> dict[s
     return {**answers, grade_id: answers[grade_id].replace(old, new)}
 
 
+@contextlib.contextmanager
+def _fresh_torch_state():
+    """One thread, as the autograder's kernels run, and torch's global switches put back afterwards: an answer
+    that leaves autograd off or changes the default dtype must not change the next grading in this process."""
+    import torch
+
+    saved = (torch.is_grad_enabled(), torch.get_default_dtype(), torch.get_num_threads())
+    torch.set_num_threads(1)
+    try:
+        yield
+    finally:
+        torch.set_grad_enabled(saved[0])
+        torch.set_default_dtype(saved[1])
+        torch.set_num_threads(saved[2])
+
+
 def grade(solution, answers: dict[str, str]) -> GradeReport:
     """Run ``solution``'s cells with ``answers`` (grade_id -> code) in the answer cells; score the grade cells."""
+    with _fresh_torch_state():
+        return _grade(solution, answers)
+
+
+def _grade(solution, answers: dict[str, str]) -> GradeReport:
     namespace: dict = {"__name__": "__main__"}
     report = GradeReport()
     for cell in solution.cells:
