@@ -45,7 +45,7 @@ export PYTHONHASHSEED := 0
 # spinning threads of two processes starve each other (a 2-thread training ran 4.6x slower beside other jobs)
 export OMP_WAIT_POLICY ?= PASSIVE
 
-.PHONY: help install data notebooks handout outputs execute demo report grade summary course test browser postgresql lab hub hub-accounts hub-proxy clean
+.PHONY: help install data notebooks handout outputs execute demo report grade summary course test browser postgresql sandbox lab hub hub-accounts hub-proxy clean
 
 help:
 	@echo "make course | test | data | notebooks | outputs | execute | demo | grade | report | summary | lab | hub | hub-accounts | clean"
@@ -82,11 +82,11 @@ outputs: $(STAMP)
 execute: data
 	$(PY) -m course_utils.instructor execute --scale $(SCALE) $(ASSIGNMENTS)
 
-demo: data notebooks
+demo: data notebooks sandbox
 	$(PY) -m course_utils.instructor demo $(ASSIGNMENTS)
 	$(PY) -m course_utils.instructor report --course build/demo-course $(ASSIGNMENTS)
 
-grade: $(STAMP)
+grade: $(STAMP) sandbox
 	$(PY) -m course_utils.instructor grade --course $(COURSE_DIR) $(if $(WORKERS),--workers $(WORKERS)) \
 	  $(if $(SCHEDULER),--scheduler $(SCHEDULER)) $(if $(CLUSTER),--cluster $(CLUSTER)) $(if $(LOCAL_IF_UNREACHABLE),--local-if-unreachable) $(A)
 
@@ -98,8 +98,20 @@ summary: $(STAMP)
 
 course: data notebooks execute demo summary
 
-test: $(STAMP) browser hub-proxy postgresql
+test: $(STAMP) browser hub-proxy postgresql sandbox
 	$(BIN)/pytest $(PYTEST_ARGS)
+
+# Debian's bubblewrap, the sandbox of every grading kernel (make grade; tests/test_kernel_sandbox.py); installed where
+# we are root on Debian, else make grade says what it cannot isolate (course_utils/instructor/sandbox/kernel_sandbox.py)
+sandbox:
+	@if ! command -v bwrap >/dev/null 2>&1; then \
+	  if [ "$$(id -u)" = 0 ] && [ -f /etc/debian_version ] && command -v apt-get >/dev/null 2>&1; then \
+	    echo "installing Debian's bubblewrap for the grading kernels' sandbox ..."; \
+	    DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null 2>&1 || \
+	    { apt-get update -qq >/dev/null 2>&1 && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq bubblewrap >/dev/null 2>&1; } || \
+	    echo "could not install bubblewrap: student kernels run unisolated, tests/test_kernel_sandbox.py will fail"; \
+	  else echo "bubblewrap (bwrap) is not installed and needs root to install: student kernels run unisolated"; fi; \
+	fi
 
 # Debian's chromium for the browser test (tests/test_browser.py); installed where we are root on Debian,
 # else the test says why it is skipped.

@@ -2,7 +2,8 @@
 """Autograding a class of 30 per tutorial: nbgrader's serial `nbgrader autograde` against the parallel
 command (`python -m course_utils.instructor grade`, what `make grade` runs).
 
-    .venv/bin/python benchmarks/grade_class.py [--students 30] [--workers N] [--skip-serial] [ASSIGNMENT ...]
+    .venv/bin/python benchmarks/grade_class.py [--students 30] [--workers N] [--skip-serial] [--sandbox auto|off]
+                                               [ASSIGNMENT ...]
 
 The class cycles through the demo's five kinds of submission (perfect, untouched, a slip the hidden tests
 catch, a runaway loop cut off by the 15 s cell limit, a syntax error), so a sixth of it loops. Both runs
@@ -33,8 +34,9 @@ def synthetic_class(assignment: str, size: int) -> dict:
     return {f"student{i:02d}": kinds[i % len(kinds)] for i in range(size)}
 
 
-def timed_class(assignment: str, students: dict, workers: int | None) -> tuple[float, dict]:
-    """Seconds to autograde the class (serially when ``workers`` is None) and the scores."""
+def timed_class(assignment: str, students: dict, workers: int | None, sandbox: str = "auto") -> tuple[float, dict]:
+    """Seconds to autograde the class (serially when ``workers`` is None; else with the kernels in their sandbox,
+    or not with ``sandbox="off"``) and the scores."""
     with tempfile.TemporaryDirectory(prefix="bench-") as folder:
         course = Path(folder)
         prepare_course(ROOT, course, [assignment])
@@ -43,7 +45,7 @@ def timed_class(assignment: str, students: dict, workers: int | None) -> tuple[f
         if workers is None:
             run_nbgrader(course, "autograde", assignment, "--force")
         else:
-            grade_class(course, assignment, workers=workers)
+            grade_class(course, assignment, workers=workers, env={"COURSE_KERNEL_SANDBOX": sandbox})
         seconds = time.perf_counter() - start
         return seconds, grades(course, assignment)
 
@@ -54,14 +56,16 @@ def main(argv: list[str] | None = None) -> None:
     parser.add_argument("--students", type=int, default=30)
     parser.add_argument("--workers", type=int, default=default_workers())
     parser.add_argument("--skip-serial", action="store_true", help="time the parallel command only")
+    parser.add_argument("--sandbox", default="auto", choices=("auto", "off"),
+                        help="the parallel command's kernels in their sandbox (auto) or not (off)")
     args = parser.parse_args(argv)
     assignments = args.assignments or sorted(p.name for p in (ROOT / "solutions").glob("[0-9]*") if p.is_dir())
-    print(f"{args.students} students per tutorial, {args.workers} workers")
+    print(f"{args.students} students per tutorial, {args.workers} workers, kernel sandbox {args.sandbox}")
     print(f"{'tutorial':28s} {'serial':>9s} {'parallel':>9s} {'ratio':>6s} {'per minute':>11s}")
     totals = [0.0, 0.0]
     for assignment in assignments:
         students = synthetic_class(assignment, args.students)
-        parallel_s, parallel_grades = timed_class(assignment, students, args.workers)
+        parallel_s, parallel_grades = timed_class(assignment, students, args.workers, args.sandbox)
         serial_s = float("nan")
         if not args.skip_serial:
             serial_s, serial_grades = timed_class(assignment, students, None)

@@ -1,16 +1,21 @@
 """Autograding end to end in temporary courses, as an instructor runs it.
 
 Every assignment's demo class (five kinds of submission) is graded by the parallel command, run as the
-README shows it (`make grade A=... COURSE_DIR=... WORKERS=2` from the course root). Tutorial 01's class
-also holds the six submissions that attack the grader, and its demo class of five is graded a second
-time by nbgrader's own serial `nbgrader autograde`: the gradebook and the feedback must be the same.
+instructor guide shows it (`make grade A=... COURSE_DIR=... WORKERS=2` from the course root). Tutorial 01's
+class also holds the six submissions that attack the grader and the eleven that attack the grading (test
+tampering, peeking, breaking others, network, process and disk bombs, a detached process, marker texts:
+``submissions.ATTACK_CLASS``), and its demo class of five is graded a second time by nbgrader's own serial
+`nbgrader autograde`: the gradebook and the feedback must be the same.
 """
 import hashlib
 import html
 import json
+import os
 import re
+import socket
 import sqlite3
 import subprocess
+import threading
 
 import pytest
 
@@ -18,11 +23,22 @@ from conftest import ASSIGNMENTS
 from course_utils.instructor import notebooks
 from course_utils.instructor.demo import grade, prepare_course, submit
 from course_utils.instructor.nbgrader_cli import grades
-from course_utils.instructor.submissions import HARDENING_CLASS, demo_class, hardening_expectations
+from course_utils.instructor.sandbox.kernel_sandbox import Limits, detect_isolation
+from course_utils.instructor.submissions import (ATTACK_CLASS, FLAGGED, HARDENING_CLASS, NETWORK_PORT,
+                                                 attack_expectations, demo_class, hardening_expectations)
 
 pytestmark = pytest.mark.slow
 
 HARDENED = "01_amplitude_regression"  # the assignment whose demo class also attacks the grader
+ROOT_ON_DEBIAN = os.geteuid() == 0 and os.path.isfile("/etc/debian_version")
+
+
+def needs_sandbox():
+    """The attacks on the grading run only where student kernels are isolated (as root on Debian they must be)."""
+    isolation = detect_isolation()
+    if not isolation.isolated:
+        message = f"student kernels are not isolated here ({isolation.reason}): the attack students are left out"
+        pytest.fail(message) if ROOT_ON_DEBIAN else pytest.skip(message)
 
 # per assignment and broken student: the grade cells that must score zero, and those that must keep
 # full marks (None: every other cell)
@@ -78,16 +94,36 @@ def make_course(root, folder, assignment, students):
     return folder
 
 
+#: connections that reached the grader's loopback on NETWORK_PORT while tutorial 01's class was graded
+REACHED: list = []
+
+
+def _listen(server: socket.socket) -> None:
+    while True:
+        try:
+            connection, _ = server.accept()
+        except OSError:  # closed: the class run is over
+            return
+        REACHED.append(connection.recv(100))
+        connection.close()
+
+
 @pytest.fixture(scope="module")
 def class_runs(root, tmp_path_factory, notebook_env):
-    """Each assignment's class graded once, on first use, in parallel with `make grade` as the README shows it."""
+    """Each assignment's class graded once, on first use, in parallel with `make grade` as the guide shows it
+    (for tutorial 01, with a server on the grader's loopback that the network attack tries to reach)."""
     cache = {}
 
     def run_for(assignment):
         if assignment not in cache:
             course = make_course(root, tmp_path_factory.mktemp("course"), assignment, class_of(assignment))
-            result = subprocess.run(["make", "-s", "grade", f"A={assignment}", f"COURSE_DIR={course}", "WORKERS=2"],
-                                    cwd=root, env=notebook_env, capture_output=True, text=True)
+            with socket.socket() as server:
+                server.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+                server.bind(("127.0.0.1", NETWORK_PORT))
+                server.listen()
+                threading.Thread(target=_listen, args=(server,), daemon=True).start()
+                result = subprocess.run(["make", "-s", "grade", f"A={assignment}", f"COURSE_DIR={course}",
+                                         "WORKERS=2"], cwd=root, env=notebook_env, capture_output=True, text=True)
             assert result.returncode == 0, result.stdout + result.stderr
             solution = notebooks.read(notebooks.solution_path(root, assignment))
             run = json.loads((course / "grading" / "runs" / f"{assignment}.json").read_text())
@@ -155,14 +191,17 @@ def test_autograde_runs_the_notebook_at_the_grading_scale(graded):
     assert "scale: grading" in printed
 
 
-def test_feedback_and_export_hide_hidden_tests(graded):
+def test_feedback_and_export_hide_hidden_tests(graded, root):
+    """No line of a hidden test in anyone's feedback, even a student's whose code printed every cell's source
+    (eve) or whose own comments hold the hidden tests' markers (olivia)."""
     assignment, course, solution, _, run, _ = graded
+    release = "\n".join(cell.source for cell in notebooks.read(notebooks.release_path(root, assignment)).cells)
     hidden_lines = {
         line.strip()
         for cell in notebooks.graded_cells(solution)
         for block in re.findall(r"### BEGIN HIDDEN TESTS(.*?)### END HIDDEN TESTS", cell.source, re.S)
         for line in block.splitlines()
-        if len(line.strip()) > 25 and not line.strip().startswith(("#", "assert"))
+        if len(line.strip()) > 25 and not line.strip().startswith("#") and line.strip() not in release
     }
     assert len(hidden_lines) > 10
     for student in class_of(assignment):
@@ -170,7 +209,8 @@ def test_feedback_and_export_hide_hidden_tests(graded):
             assert not (course / "grading" / "feedback" / student).exists()
             continue
         page = (course / "grading" / "feedback" / student / assignment / f"{assignment}.html").read_text()
-        assert "HIDDEN TESTS" not in page
+        submitted = (course / "grading" / "submitted" / student / assignment / f"{assignment}.ipynb").read_text()
+        assert "HIDDEN TESTS" not in page or "HIDDEN TESTS" in submitted
         shown = [line for line in hidden_lines if html.escape(line) in page or line in page]
         assert not shown, f"{student}'s feedback shows hidden-test code: {shown[:3]}"
     exported = (course / "grading" / "grades.csv").read_text()
@@ -217,30 +257,89 @@ def test_parallel_grading_equals_serial_nbgrader(hardened, graded_serially):
 
 
 def test_attacks_on_the_grader_cost_only_what_they_break(hardened):
-    """Memory bomb, kernel suicide, deleted and moved grade cells, writes into the course, invalid JSON:
-    each scores 0 on the cells it breaks and full marks elsewhere, and the class run goes on."""
+    """Memory bomb, deleted and moved grade cells, invalid JSON: each scores 0 on the cells it breaks and full
+    marks elsewhere; the flagged ones (a kernel that kills itself, writes into the course) score 0; the
+    class run goes on."""
     _, _, solution, cell_grades, run, _ = hardened
-    for student, zero in hardening_expectations(solution).items():
+    expectations = {**hardening_expectations(solution), **attack_expectations(solution)}
+    for student, zero in ((s, z) for s, z in expectations.items() if s in class_of(HARDENED)):
         cells = cell_grades[student]
         zero = list(cells) if zero is None else zero
-        assert zero or student == "judy"
+        assert zero or student == "olivia"
         assert {name: cells[name][0] for name in zero} == dict.fromkeys(zero, 0.0), student
         assert all(cells[name][0] == cells[name][1] for name in cells if name not in zero), student
     assert set(HARDENING_CLASS) <= set(cell_grades)
     assert list(run["invalid"]) == ["mallory"] and "not a valid notebook" in run["invalid"]["mallory"]
-    assert run["failed"] == {}
+    assert run["failed"] == {} and run["feedback_failed"] == {}
 
 
-def test_writes_into_the_course_land_in_a_sandbox_and_are_reported(hardened, root):
+def test_flagged_submissions_score_zero_and_need_a_manual_grade(hardened, course_gradebook):
+    """Every attack on the tests is flagged, with its reasons in the run log and the command's output; in the
+    gradebook each of its grade cells has an automatic score of 0 and needs a manual grade. Nothing else is flagged."""
+    _, _, _, cell_grades, run, stdout = hardened
+    needs_sandbox()
+    assert set(run["flagged"]) == FLAGGED and set(ATTACK_CLASS) <= set(cell_grades)
+    assert any("the kernel did not fail a check that must fail" in reason for reason in run["flagged"]["oscar"])
+    assert any("get_ipython" in reason for reason in run["flagged"]["eve"])
+    for student in FLAGGED:
+        assert f"{student}: flagged" in stdout
+        assert all(auto == 0 and needs for auto, needs in course_gradebook(student)), student
+    for student in set(cell_grades) - FLAGGED - {"heidi"}:  # nbgrader itself asks a manual grade for a deleted cell
+        assert not any(needs for _, needs in course_gradebook(student)), student
+
+
+@pytest.fixture(scope="module")
+def course_gradebook(hardened):
+    """Per student of tutorial 01's class: (automatic score, needs a manual grade) of each code grade cell."""
+    from nbgrader.api import Gradebook
+
+    assignment, course, _, _, _, _ = hardened
+
+    def rows(student):
+        with Gradebook(f"sqlite:///{course / 'grading' / 'gradebook.db'}") as gradebook:
+            submission = gradebook.find_submission(assignment, student)
+            return [(g.auto_score, g.needs_manual_grade) for nb in submission.notebooks for g in nb.grades
+                    if g.cell.cell_type == "code"]
+
+    return rows
+
+
+def printed(course, assignment: str, student: str, marker: str) -> str:
+    """What the cell of ``student``'s autograded notebook whose source holds ``marker`` printed."""
+    notebook = notebooks.read(course / "grading" / "autograded" / student / assignment / f"{assignment}.ipynb")
+    cell = next(c for c in notebook.cells if c.cell_type == "code" and marker in c.source)
+    return "".join(o.get("text", "") for o in cell.outputs)
+
+
+def test_the_kernel_sandbox_stops_what_the_scan_does_not_flag(hardened):
+    """Run in a kernel of their own, the attacks find nothing, reach nothing and fill nothing of the grader's:
+    no solution, gradebook or other submission is visible, nothing of other students can be overwritten
+    (alice, graded beside them, keeps full marks), no connection leaves the kernel, processes and scratch
+    space stop at their limits."""
+    assignment, course, solution, cell_grades, run, _ = hardened
+    needs_sandbox()
+    assert "isolated" in run["isolation"] and "NOT" not in run["isolation"]
+    assert printed(course, assignment, "trudy", "stolen") == "found 0 solution cells, 0 gradebooks, 0 submissions\n"
+    assert printed(course, assignment, "victor", "overwrote") == "overwrote 0 files of others\n"
+    assert sum(score for score, _ in cell_grades["alice"].values()) == notebooks.total_points(solution)
+    assert printed(course, assignment, "wendy", "socket").endswith("reached 0 hosts\n") and REACHED == []
+    assert 0 < int(printed(course, assignment, "rupert", "os.fork").split()[1]) < Limits().tasks
+    filled = eval(printed(course, assignment, "sybil", "filler").split(":", 1)[1])
+    assert max(filled.values()) <= max(Limits().tmp_mb, Limits().work_mb) and min(filled.values()) > 0
+
+
+def test_writes_into_the_course_reach_nothing_and_the_course_stays_whole(hardened, root):
+    """judy writes by relative path where a course keeps its gradebook, config and solutions: in its sandbox there
+    is nothing there; the class's own files are untouched."""
     assignment, course, _, _, run, stdout = hardened
-    written = run["tampered"]["judy"]
-    assert {"grading/gradebook.db", "nbgrader_config.py", f"solutions/{assignment}/{assignment}.ipynb"} <= set(written)
-    assert list(run["tampered"]) == ["judy"] and run["restored"] == []
+    needs_sandbox()
+    assert run["tampered"] == {} and run["restored"] == []
+    assert any("files outside the working folder" in reason for reason in run["flagged"]["judy"])
     for name in ("nbgrader_config.py", f"solutions/{assignment}/{assignment}.ipynb"):
         assert hashlib.sha256((course / name).read_bytes()).digest() == hashlib.sha256((root / name).read_bytes()).digest()
     with sqlite3.connect(course / "grading" / "gradebook.db") as db:
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    assert "judy: wrote into course files" in stdout and "mallory: not a valid notebook" in stdout
+    assert "judy: flagged" in stdout and "mallory: not a valid notebook" in stdout
 
 
 def test_instructor_report(hardened, root, notebook_env):
@@ -268,3 +367,6 @@ def test_instructor_report(hardened, root, notebook_env):
     figure = (folder / f"{assignment}.png").read_bytes()
     assert figure.startswith(b"\x89PNG") and len(figure) > 20_000
     assert "get_prediction" in result.stdout and "mean total" in result.stdout
+    flagged = pd.read_csv(folder / f"{assignment}_flagged.csv").set_index("student")
+    assert set(flagged.index) == FLAGGED & set(cell_grades) and "os.kill" in flagged.loc["grace", "reasons"]
+    assert "grace: flagged for a manual grade" in result.stdout

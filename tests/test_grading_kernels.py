@@ -148,3 +148,62 @@ def test_sandboxes_read_the_data_a_serial_run_would_read(tmp_path, root):
     assert class_grading.grading_data_dir(tmp_path, {"COURSE_ROOT": "/c"}) == Path("/c/data")
     assert class_grading.grading_data_dir(root / "build", {}) == root / "data"  # found above the course folder
     assert class_grading.grading_data_dir(tmp_path, {}) == root / "data"  # the installed course's, as serially
+
+
+class FakeJob:
+    """A phase-1 job that ends at once, as ``SubmissionJob`` would (nothing runs)."""
+
+    log: list = []
+
+    def __init__(self, snapshot, student, slot):
+        if student == "cannot-start":
+            raise OSError("disk full")
+        self.student, self.slot, self.started = student, slot, 0.0
+        running = [job for job in FakeJob.log if job[2] is None]
+        FakeJob.log.append([student, slot, None, [j[0] for j in running]])
+        self.process = None
+
+    def exit_code(self):
+        entry = next(e for e in FakeJob.log if e[0] == self.student)
+        entry[2] = 1 if self.student == "crashes" else 0
+        return entry[2]
+
+    def kill(self):
+        pass
+
+    def finish(self, code, limit_s=None):
+        from course_utils.instructor.submission_run import SubmissionResult
+
+        return SubmissionResult(self.student, failure="nbgrader exited with 1" if code else "")
+
+
+def test_the_scheduler_isolates_every_student_and_runs_suspects_apart(monkeypatch):
+    """A job that cannot start or whose nbgrader crashes costs that student only; the students the tamper scan
+    flagged beforehand run last, never beside another student; each running job has a slot of its own."""
+    FakeJob.log = []
+    monkeypatch.setattr(class_grading, "SubmissionJob", FakeJob)
+    monkeypatch.setattr(class_grading, "_wait_for_any", lambda jobs: None)
+    students = ["a", "suspect1", "cannot-start", "b", "crashes", "suspect2", "c"]
+    results = class_grading.run_phase_one(None, students, workers=2, limit_s=60, apart={"suspect1", "suspect2"})
+    assert set(results) == set(students)
+    assert {s for s, r in results.items() if r.failure} == {"cannot-start", "crashes"}
+    assert "disk full" in results["cannot-start"].failure
+    order = [entry[0] for entry in FakeJob.log]
+    assert order[-2:] == ["suspect1", "suspect2"]
+    for student, slot, _, beside in FakeJob.log:
+        suspects = {s for s in beside if s.startswith("suspect")}
+        assert slot in (0, 1) and (suspects == set(beside) if student.startswith("suspect") else not suspects)
+
+
+def test_feedback_is_generated_per_student_when_the_class_run_fails(monkeypatch, tmp_path):
+    calls = []
+
+    def nbgrader(course, *args, env=None):
+        calls.append(args)
+        if "--student" not in args or args[args.index("--student") + 1] == "broken":
+            raise RuntimeError("generate_feedback failed:\n[GenerateFeedback | ERROR] the notebook is damaged")
+
+    monkeypatch.setattr(class_grading, "run_nbgrader", nbgrader)
+    failures = class_grading.generate_feedback(tmp_path, "A", ["alice", "broken", "bob"])
+    assert failures == {"broken": "[GenerateFeedback | ERROR] the notebook is damaged"}
+    assert [a[a.index("--student") + 1] for a in calls[1:]] == ["alice", "broken", "bob"]

@@ -8,8 +8,11 @@ from __future__ import annotations
 import asyncio
 import json
 import os
+import shutil
 import socket
+import subprocess
 import sys
+import tempfile
 import time
 from pathlib import Path
 
@@ -124,7 +127,7 @@ def places(tmp_path_factory):
     (submission / "A.ipynb").write_text("{}")
     (submission / "leak").symlink_to(course / "solutions" / "A" / "A.ipynb")
     data = base / "data"
-    data.mkdir()
+    data.mkdir(mode=0o700)  # as pytest's and many instructors' folders are: the kernel's user still reads the data
     (data / "events.npy").write_bytes(b"data")
     work = base / "work"
     work.mkdir(mode=0o700)
@@ -303,6 +306,10 @@ def test_kernels_of_two_workers_cannot_reach_each_other(isolation, places):
 def test_an_interrupt_reaches_the_kernel(kernel):
     """A runaway cell is interrupted (by a message: bubblewrap, not the kernel, is the grader's child)."""
     message = kernel.client.execute("while True:\n    pass")
+    while True:  # until the kernel runs the cell
+        published = kernel.client.get_iopub_msg(timeout=60)
+        if published["msg_type"] == "execute_input" and published["parent_header"].get("msg_id") == message:
+            break
     kernel.loop.run_until_complete(kernel.manager.interrupt_kernel())
     while True:
         reply = kernel.client.get_shell_msg(timeout=60)
@@ -320,3 +327,46 @@ def test_a_submission_link_never_enters_the_sandbox(tmp_path):
                               submission=submission, etc_dir=None, uid=1000, gid=1000)
     assert str(submission / "notebook.ipynb") in command and str(submission / "link") not in command
     assert command[command.index("--") + 1:][-1] == "true"
+
+
+USERNS_PROBE = """
+import importlib.util, json, os, subprocess, sys
+spec = importlib.util.spec_from_file_location("kernel_sandbox", sys.argv[1])
+sandbox = sys.modules["kernel_sandbox"] = importlib.util.module_from_spec(spec)
+spec.loader.exec_module(sandbox)
+isolation = sandbox.detect_isolation("auto")
+found = {"mode": isolation.mode, "describe": isolation.describe()}
+if isolation.isolated:
+    script = "id -u; ls /proc | grep -c '^[0-9]'; tail -n +3 /proc/net/dev | cut -d: -f1; ls /"
+    command = sandbox.sandbox_command(["/bin/sh", "-c", script], isolation, sandbox.Limits(), read_only=(),
+                                      run_dir=None, submission=None, etc_dir=None, uid=os.getuid(), gid=os.getgid())
+    found["output"] = subprocess.run(command, capture_output=True, text=True).stdout.split()
+print(json.dumps(found))
+"""
+
+
+def test_an_instructor_without_root_gets_a_user_namespace_or_a_plain_warning(tmp_path):
+    """Not root: kernels are isolated in a user namespace where the system allows it (as the instructor's own
+    user, in their own process and network namespaces), else the command says plainly what is not isolated."""
+    if os.geteuid() != 0 or not Path("/usr/bin/python3").is_file():
+        pytest.skip("needs root (to become an unprivileged user for the test) and the system's python3")
+    folder = Path(tempfile.mkdtemp())
+    try:
+        folder.chmod(0o755)
+        module = folder / "kernel_sandbox.py"
+        module.write_text(Path(kernel_sandbox.__file__).read_text())
+        module.chmod(0o644)
+        result = subprocess.run(["setpriv", "--reuid=65534", "--regid=65534", "--clear-groups", "/usr/bin/python3",
+                                 "-c", USERNS_PROBE, str(module)], capture_output=True, text=True, cwd="/")
+    finally:
+        shutil.rmtree(folder)
+    assert result.returncode == 0, result.stderr
+    found = json.loads(result.stdout)
+    if found["mode"] == "none":
+        assert found["describe"].startswith("student kernels are NOT isolated") and "namespaces" in found["describe"]
+        return
+    assert found["mode"] == "userns" and "as your own user" in found["describe"]
+    uid, processes, *rest = found["output"]
+    assert uid == "65534" and int(processes) <= 5
+    interfaces = rest[: rest.index("bin")] if "bin" in rest else rest
+    assert interfaces == ["lo"] and "root" not in rest and "home" not in rest

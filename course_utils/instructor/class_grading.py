@@ -108,17 +108,18 @@ def unreadable_notebook(folder: Path, names: list[str]) -> str:
 
 
 def run_phase_one(snapshot: RunSnapshot, students: list[str], workers: int, limit_s: float,
-                  progress=None, alone: set[str] = frozenset()) -> dict[str, SubmissionResult]:
+                  progress=None, apart: set[str] = frozenset()) -> dict[str, SubmissionResult]:
     """Keep ``workers`` submissions running (worker ``slot`` k runs its kernels as course-kernel-k) until
     every student has run; all started from this thread. ``progress(result)`` after each. The students in
-    ``alone`` run after the others, one at a time, with nothing beside them."""
-    pending = [s for s in students if s not in alone] + [s for s in students if s in alone]
+    ``apart`` (those the tamper scan flags before the run) run after all the others, never beside one of them:
+    whatever they do to the machine's CPU or memory cannot slow an honest student's kernel."""
+    pending = [s for s in students if s not in apart] + [s for s in students if s in apart]
     running, results = {}, {}
     try:
         while pending or running:
             for slot in range(workers):
-                solo = any(job.student in alone for job in running.values())
-                if slot not in running and pending and not solo and (pending[0] not in alone or not running):
+                mixing = pending and any((job.student in apart) != (pending[0] in apart) for job in running.values())
+                if slot not in running and pending and not mixing:
                     student = pending.pop(0)
                     try:
                         running[slot] = SubmissionJob(snapshot, student, slot)
@@ -295,9 +296,9 @@ def grade_class(course_dir: Path, assignment: str, workers: int | None = None, e
             if progress:
                 progress(result)
 
-        suspects = {student for student in runnable if prescan(snapshot, student)}  # run alone, after the others
+        suspects = {student for student in runnable if prescan(snapshot, student)}  # run apart, after the others
         if phase_one is None:
-            results = run_phase_one(snapshot, runnable, run.workers, limit_s, on_result, alone=suspects)
+            results = run_phase_one(snapshot, runnable, run.workers, limit_s, on_result, apart=suspects)
         else:  # on a Dask cluster: the same phase 1 per submission, on whichever worker is free
             results = phase_one.run(snapshot, runnable, limit_s, on_result, alone=suspects)
             run.isolation, run.workers = phase_one.describe(), phase_one.worker_count()

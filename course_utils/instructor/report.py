@@ -2,12 +2,14 @@
 
 For each assignment: per grade cell and per exercise (an answer cell and the test cells after it), the
 mean score, the fraction of students with full marks and the failure messages seen most often in the
-autograded notebooks; per student, the total of every assignment. Written to ``grading/reports/`` as
-CSV files and one figure per assignment (a heat map of students x grade cells beside a bar chart per
+autograded notebooks; per student, the total of every assignment; the submissions the last class run
+flagged for a manual grade, with the reasons (``grading/runs/<A>.json``). Written to ``grading/reports/``
+as CSV files and one figure per assignment (a heat map of students x grade cells beside a bar chart per
 exercise).
 """
 from __future__ import annotations
 
+import json
 import re
 from collections import Counter
 from dataclasses import dataclass
@@ -155,6 +157,15 @@ def plot_assignment(result: AssignmentScores, path: Path) -> Path:
     return path
 
 
+def flagged_students(course_dir: Path, assignment: str) -> dict[str, list[str]]:
+    """Student -> why the last class run of ``assignment`` flagged their submission (0 on every test cell
+    until graded by hand), from its run log; empty without a run log."""
+    log = Path(course_dir) / "grading" / "runs" / f"{assignment}.json"
+    if not log.is_file():
+        return {}
+    return dict(sorted(json.loads(log.read_text()).get("flagged", {}).items()))
+
+
 def write_report(course_dir: Path, assignments: list[str], folder: Path | None = None) -> list[Path]:
     """CSV files and figures for ``assignments`` in ``folder`` (default ``grading/reports``)."""
     folder = Path(folder or Path(course_dir) / "grading" / "reports")
@@ -171,6 +182,12 @@ def write_report(course_dir: Path, assignments: list[str], folder: Path | None =
             table.to_csv(path, index=False)
             written.append(path)
         written.append(plot_assignment(result, folder / f"{assignment}.png"))
+        flagged = flagged_students(course_dir, assignment)
+        if flagged:
+            path = folder / f"{assignment}_flagged.csv"
+            pd.DataFrame({"student": list(flagged), "reasons": [" | ".join(r) for r in flagged.values()]}).to_csv(
+                path, index=False)
+            written.append(path)
     if graded:
         path = folder / "students.csv"
         student_totals(course_dir, graded).to_csv(path)
@@ -189,4 +206,7 @@ def report_text(course_dir: Path, assignment: str) -> str:
         failure = worst.top_failures.split(" | ")[0] if worst.top_failures else ""
         lines.append(f"  {row.exercise:24s} mean {row.mean_score:4.2f}/{row.points:g}  full marks "
                      f"{row.full_marks_fraction:4.0%}  {failure}")
+    for student, reasons in flagged_students(course_dir, assignment).items():
+        more = f" (and {len(reasons) - 1} more)" if len(reasons) > 1 else ""
+        lines.append(f"  ! {student}: flagged for a manual grade: {reasons[0][:160]}{more}")
     return "\n".join(lines)

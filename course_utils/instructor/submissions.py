@@ -113,10 +113,16 @@ DEMO_CLASSES: dict[str, dict[str, tuple[str, Callable]]] = {
 
 def demo_class(assignment: str, hardening: bool = False) -> dict[str, tuple[str, Callable]]:
     """The demo students of ``assignment``; with ``hardening``, also the submissions that attack the grader
-    and the grading (:data:`HARDENING_CLASS`, :data:`ATTACK_CLASS`)."""
+    (:data:`HARDENING_CLASS`) and, where student kernels run in a sandbox, those that attack the grading
+    (:data:`ATTACK_CLASS`: without a sandbox they would do to this machine what they try)."""
     if assignment not in DEMO_CLASSES:
         raise KeyError(f"no demo class for {assignment}: add one to DEMO_CLASSES")
-    return {**DEMO_CLASSES[assignment], **({**HARDENING_CLASS, **ATTACK_CLASS} if hardening else {})}
+    if not hardening:
+        return dict(DEMO_CLASSES[assignment])
+    from .sandbox.kernel_sandbox import detect_isolation
+
+    attacks = ATTACK_CLASS if detect_isolation().isolated else {}
+    return {**DEMO_CLASSES[assignment], **HARDENING_CLASS, **attacks}
 
 
 # Submissions that try to take the grader down. They work on any assignment: the answer cells and grade

@@ -270,6 +270,19 @@ class _Mounts:
         self.made.add(target)
 
 
+def _bind_readable(mounts: _Mounts, path: Path) -> None:
+    """Bind ``path`` read-only at its own place. A folder that others may not enter (a temporary folder of
+    mode 0700 holding the data, say) is made anew, open to all, with its entries bound into it; what is
+    below keeps its own permissions."""
+    if path.is_dir() and path.stat().st_mode & 0o005 != 0o005:
+        mounts.add("--dir", None, str(path), perms="0755")
+        for entry in sorted(path.iterdir()):
+            if not entry.is_symlink():
+                mounts.add("--ro-bind", str(entry), str(entry))
+    else:
+        mounts.add("--ro-bind", str(path), str(path))
+
+
 def sandbox_command(command: list[str], isolation: Isolation, limits: Limits, *, read_only: tuple[Path, ...],
                     run_dir: Path | None, submission: Path | None, etc_dir: Path | None, uid: int, gid: int,
                     fonts: Path | None = None) -> list[str]:
@@ -307,7 +320,7 @@ def sandbox_command(command: list[str], isolation: Isolation, limits: Limits, *,
         for name in ("passwd", "group"):
             mounts.add("--ro-bind", str(etc_dir / name), f"/etc/{name}")
     for path in read_only:
-        mounts.add("--ro-bind", str(path), str(path))
+        _bind_readable(mounts, path)
     mounts.add("--tmpfs", None, WORKDIR, perms="1777", size_mb=limits.work_mb)
     if submission is not None:
         for entry in sorted(Path(submission).iterdir()):
