@@ -207,3 +207,17 @@ def test_feedback_is_generated_per_student_when_the_class_run_fails(monkeypatch,
     failures = class_grading.generate_feedback(tmp_path, "A", ["alice", "broken", "bob"])
     assert failures == {"broken": "[GenerateFeedback | ERROR] the notebook is damaged"}
     assert [a[a.index("--student") + 1] for a in calls[1:]] == ["alice", "broken", "bob"]
+
+
+def test_a_flood_of_output_is_cut_but_its_error_kept():
+    """A cell that prints without end records at most OUTPUT_LIMIT_MB of it; its failure still counts."""
+    flood = "import time\nline = 'x' * 2**20\nfor _ in range(3 * grading_limit):\n    print(line)\nraise AssertionError('after the flood')"
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell(
+        flood.replace("grading_limit", str(grading_kernels.OUTPUT_LIMIT_MB)))])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    HardenedExecute(timeout=120).preprocess(notebook, {"metadata": {"path": "."}})
+    outputs = notebook.cells[0].outputs
+    recorded = sum(len(o.get("text", "")) for o in outputs if o["output_type"] == "stream")
+    assert recorded < (grading_kernels.OUTPUT_LIMIT_MB + 1) * 2**20
+    assert any("were dropped" in o.get("text", "") for o in outputs)
+    assert outputs[-1]["output_type"] == "error" and outputs[-1]["ename"] == "AssertionError"

@@ -189,6 +189,17 @@ def test_what_the_kernel_sees_is_read_only(kernel, places, where):
     assert "Read-only file system" in error or "Permission denied" in error, error
 
 
+def test_the_kernel_cannot_write_where_its_sockets_are(kernel, isolation):
+    """Its socket folder is on the grader's disk: once the sockets exist it belongs to root again."""
+    if isolation.mode != "user":
+        pytest.skip("in a user namespace the kernel owns its socket folder")
+    folder = Path(kernel.manager.connection_file).parent
+    _, error = kernel.run(f"open({str(folder / 'filler')!r}, 'w').write('x' * 2**20)")
+    assert "Permission denied" in error, error
+    _, error = kernel.run(f"open({kernel.manager.connection_file!r}, 'a').write('x')")
+    assert "Permission denied" in error, error
+
+
 def test_the_kernel_has_no_network(kernel):
     """Only a loopback interface of its own: a server on the grader's loopback is unreachable."""
     with socket.socket() as server:

@@ -94,12 +94,18 @@ def notebook_names(course_dir: Path, assignment: str) -> list[str]:
     return sorted(p.name for p in (course_dir / "solutions" / assignment).glob("*.ipynb"))
 
 
+#: the largest submitted notebook file graded (an honest one, with its outputs, is a few MB)
+MAX_NOTEBOOK_MB = 100
+
+
 def unreadable_notebook(folder: Path, names: list[str]) -> str:
     """Why the submission in ``folder`` cannot be graded as a notebook, or "" when it can."""
     for name in names:
         path = folder / name
         if not path.is_file():
             continue  # nbgrader itself scores a missing notebook 0
+        if path.stat().st_size > MAX_NOTEBOOK_MB * 1024**2:
+            return f"{name} is larger than {MAX_NOTEBOOK_MB} MB"
         try:
             nbformat.read(str(path), as_version=4)  # schema slips are nbgrader's to judge; unreadable is not a notebook
         except Exception as error:  # the message says where the JSON breaks

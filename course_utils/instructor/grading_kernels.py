@@ -38,6 +38,8 @@ from .sandbox.tamper_scan import scan_notebook
 
 KERNEL_DIED = "KernelDied"
 NOT_GRADED = "NotGraded"
+#: outputs one cell may record (beyond, they are dropped, errors excepted): a kernel cannot flood the grader
+OUTPUT_LIMIT_MB = 5
 
 
 def memory_limit_arguments(megabytes: int | None = None) -> list[str]:
@@ -61,11 +63,25 @@ def error_output(name: str, message: str) -> NotebookNode:
 
 
 class HardenedExecute(Execute):
-    """nbgrader's ``Execute`` that survives the kernel's death: the rest of the notebook scores 0."""
+    """nbgrader's ``Execute`` that survives the kernel's death: the rest of the notebook scores 0. A cell's
+    outputs beyond :data:`OUTPUT_LIMIT_MB` are dropped (its errors never)."""
 
     def preprocess(self, nb, resources=None, km=None):
         self._death_message = ""
+        self._output_bytes: dict[int, int] = {}
         return super().preprocess(nb, resources, km)
+
+    def output(self, outs, msg, display_id, cell_index):
+        content = msg.get("content", {})
+        size = len(str(content.get("text", ""))) + sum(len(str(v)) for v in content.get("data", {}).values())
+        used = self._output_bytes.get(cell_index, 0)
+        self._output_bytes[cell_index] = used + size
+        if msg.get("msg_type") != "error" and used + size > OUTPUT_LIMIT_MB * 1024**2:
+            if used <= OUTPUT_LIMIT_MB * 1024**2:
+                outs.append(nbformat.v4.new_output(
+                    "stream", name="stderr", text=f"[outputs beyond {OUTPUT_LIMIT_MB} MB in this cell were dropped]\n"))
+            return None
+        return super().output(outs, msg, display_id, cell_index)
 
     def _cell_number(self, index: int) -> int:
         """``index`` among the submission's own cells (the grader's canary cells not counted)."""

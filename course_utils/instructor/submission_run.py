@@ -19,6 +19,8 @@ import hashlib
 import json
 import multiprocessing
 import os
+import re
+import resource
 import shutil
 import signal
 import sqlite3
@@ -33,6 +35,11 @@ from pathlib import Path
 
 #: seconds one submission may take in phase 1 before its process is killed (cells have their own limits)
 STUDENT_TIME_LIMIT_S = 1800
+#: memory a phase-1 nbgrader process may take beyond what it had when it started (a kernel that floods its
+#: outputs fills the nbgrader process, which then fails for that student alone)
+PHASE_ONE_HEADROOM_MB = 4096
+#: the largest executed notebook phase 1 returns (an honest one at the grading scale is a few MB)
+MAX_EXECUTED_MB = 200
 #: the environment variables by which the grader configures phase 1 (read by :func:`configure_phase_one`)
 PHASE, SLOT, ISOLATION, REPORT, SOURCE, RELEASE = ("COURSE_GRADING_PHASE", "COURSE_KERNEL_SLOT", "COURSE_KERNEL_ISOLATION",
                                                    "COURSE_PHASE1_REPORT", "COURSE_PHASE1_SOURCE", "COURSE_PHASE1_RELEASE")
@@ -299,6 +306,8 @@ class SubmissionJob:
             result.wrote = sorted(name for name in self.before if after.get(name) != self.before[name])
             executed = self.course / "grading" / "autograded" / self.student / assignment
             for path in sorted(executed.glob("*.ipynb")) if executed.is_dir() else []:
+                if path.stat().st_size > MAX_EXECUTED_MB * 1024**2:
+                    raise ValueError(f"{path.name} is larger than {MAX_EXECUTED_MB} MB after execution (its outputs)")
                 data = path.read_bytes()
                 result.notebooks[path.name] = data
                 result.sha256[path.name] = hashlib.sha256(data).hexdigest()
@@ -321,6 +330,7 @@ class SubmissionJob:
 def _nbgrader_child(arguments: list[str], cwd: Path, env: dict[str, str], log: Path) -> None:
     """Body of a forked phase-1 process: its own session, output to ``log``, nbgrader's command line."""
     os.setsid()
+    _cap_memory(PHASE_ONE_HEADROOM_MB)
     descriptor = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.dup2(descriptor, 1)
     os.dup2(descriptor, 2)
@@ -342,6 +352,18 @@ def _nbgrader_child(arguments: list[str], cwd: Path, env: dict[str, str], log: P
         sys.stdout.flush()
         sys.stderr.flush()
         os._exit(code)
+
+
+def _cap_memory(headroom_mb: int) -> None:
+    """Limit this process's data (heap and private mappings) to what it holds now plus ``headroom_mb``."""
+    try:
+        held_kb = int(re.search(r"VmData:\s+(\d+)", Path("/proc/self/status").read_text()).group(1))
+    except (OSError, AttributeError):
+        return
+    limit = held_kb * 1024 + headroom_mb * 1024**2
+    _, hard = resource.getrlimit(resource.RLIMIT_DATA)
+    if hard == resource.RLIM_INFINITY or limit < hard:
+        resource.setrlimit(resource.RLIMIT_DATA, (limit, limit))
 
 
 FORK = multiprocessing.get_context("fork") if "fork" in multiprocessing.get_all_start_methods() else None

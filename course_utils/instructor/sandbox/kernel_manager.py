@@ -3,15 +3,18 @@
 A jupyter_client ``AsyncKernelManager`` whose kernel command is wrapped in bubblewrap, whose transport is
 ZeroMQ over unix sockets (``ipc``) in a folder of its own, bound into the sandbox (the kernel has no
 network; only the grader and this kernel reach the sockets), and whose interrupts are messages on the
-control channel (the kernel is not the grader's child, bubblewrap is). nbgrader's execution
+control channel (the kernel is not the grader's child, bubblewrap is). Once the kernel has made its
+sockets, the folder (on the grader's disk) is given back to root: the kernel can no longer write there. nbgrader's execution
 preprocessor uses it through ``kernel_manager_class`` (:class:`~course_utils.instructor.grading_kernels.SandboxedExecute`).
 """
 from __future__ import annotations
 
+import asyncio
 import os
 import shutil
 import subprocess
 import tempfile
+import time
 import typing as t
 from pathlib import Path
 
@@ -64,6 +67,27 @@ class SandboxedKernelManager(AsyncKernelManager):
         kw["independent"] = True  # no JPY_PARENT_PID: inside its PID namespace the kernel's parent is not the grader
         kw["stdout"] = subprocess.DEVNULL  # its connection banner; errors (stderr) still reach nbgrader's log
         return kernel_cmd, kw
+
+    async def _async_post_start_kernel(self, **kw: t.Any) -> None:
+        await super()._async_post_start_kernel(**kw)
+        await self._close_socket_folder()
+
+    async def _close_socket_folder(self, timeout_s: float = 120.0) -> None:
+        """As root: once the kernel's five sockets exist (or it died), the socket folder and the connection
+        file belong to root again, so that the kernel cannot fill the grader's disk there. (In a user
+        namespace the kernel is the folder's owner; nothing to do.)"""
+        if os.geteuid() != 0 or self._folder is None:
+            return
+        run_dir = self._folder / "run"
+        sockets = [run_dir / f"ipc-{port}" for port in self.ports]
+        deadline = time.monotonic() + timeout_s
+        while not all(path.exists() for path in sockets) and time.monotonic() < deadline:
+            if self.provisioner is None or await self.provisioner.poll() is not None:
+                break  # it died: nbclient reports that
+            await asyncio.sleep(0.02)
+        for path in (run_dir, Path(self.connection_file)):
+            os.chown(path, 0, 0)
+        run_dir.chmod(0o755)
 
     async def _async_cleanup_resources(self, restart: bool = False) -> None:
         await super()._async_cleanup_resources(restart=restart)
