@@ -200,6 +200,15 @@ def test_the_kernel_cannot_write_where_its_sockets_are(kernel, isolation):
     assert "Permission denied" in error, error
 
 
+def test_code_written_to_the_working_folder_is_not_imported(kernel):
+    """Student code may write files there; an import never finds them (nor a module shipped beside the notebook)."""
+    printed, error = kernel.run("open('json_stolen.py', 'w').write('print(1)')\ntry:\n    import json_stolen\n"
+                                "except ImportError:\n    print('not importable')")
+    assert printed == "not importable\n", error
+    assert not {"", ".", WORKDIR} & set(kernel.value("__import__('sys').path"))
+    assert "_s" not in kernel.value("sorted(dir())")
+
+
 def test_the_kernel_has_no_network(kernel):
     """Only a loopback interface of its own: a server on the grader's loopback is unreachable."""
     with socket.socket() as server:
@@ -327,6 +336,20 @@ def test_an_interrupt_reaches_the_kernel(kernel):
         if reply["parent_header"].get("msg_id") == message:
             break
     assert reply["content"]["status"] == "error" and reply["content"]["ename"] == "KeyboardInterrupt"
+
+
+def test_a_submission_keeps_no_link_and_no_python_module(tmp_path):
+    """What phase 1 copies of a submission: its notebook and data, not a ``torch.py`` that would replace torch."""
+    from course_utils.instructor.submission_run import copy_plain
+
+    submitted = tmp_path / "submitted"
+    (submitted / "numpy").mkdir(parents=True)
+    for name in ("A.ipynb", "torch.py", "numpy/__init__.py", "numpy/core.so", "notes.txt"):
+        (submitted / name).write_text("x")
+    (submitted / "leak").symlink_to("/etc/passwd")
+    left_out = copy_plain(submitted, tmp_path / "copy", code=False)
+    assert sorted(left_out) == ["leak", "numpy/__init__.py", "numpy/core.so", "torch.py"]
+    assert sorted(p.name for p in (tmp_path / "copy").rglob("*")) == ["A.ipynb", "notes.txt", "numpy"]
 
 
 def test_a_submission_link_never_enters_the_sandbox(tmp_path):

@@ -139,6 +139,10 @@ ATTACKS = {
     "mock": "from unittest import mock",
     "os.sys": "modules = os.sys.modules",
     "numpy's os": "np.os.system('ls')",
+    "sys.path": "import sys\nsys.path.insert(0, '/tmp')",
+    "pickles through numpy": "a = np.load('x.npy', allow_pickle=True)",
+    "pickles through joblib": "import joblib\nmodel = joblib.load('model.pkl')",
+    "YAML objects": "import yaml\nconfig = yaml.load(text, Loader=yaml.Loader)",
 }
 
 

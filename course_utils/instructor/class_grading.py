@@ -64,7 +64,7 @@ class ClassRun:
         for label, found in (("not a valid notebook (0 points)", self.invalid), ("not run (0 points)", self.failed),
                              ("flagged: 0 on every test cell, needs a manual grade", self.flagged),
                              ("wrote into course files (in its private copy, without effect)", self.tampered),
-                             ("links or special files left out of its submission", self.left_out),
+                             ("files left out of its submission (links, special files, Python modules)", self.left_out),
                              ("no feedback", self.feedback_failed)):
             for student, what in found.items():
                 what = "; ".join(what) if isinstance(what, list) else what

@@ -101,17 +101,22 @@ def _copy_gradebook(source: Path, target: Path) -> None:
         src.backup(dst)
 
 
-def copy_plain(source: Path, target: Path) -> list[str]:
+#: files Python would import from a submission's folder (``torch.py`` beside the notebook would replace torch)
+IMPORTABLE = (".py", ".pyc", ".pyo", ".pyd", ".so", ".pth")
+
+
+def copy_plain(source: Path, target: Path, code: bool = True) -> list[str]:
     """Copy the regular files and folders below ``source`` to ``target``; links, devices and pipes are left
-    out (a link could point the kernel's read-only view at any file the grader can read). Returns what was
-    left out."""
+    out (a link could point the kernel's read-only view at any file the grader can read), and so are
+    Python modules unless ``code`` (a student's would be imported instead of the library of that name,
+    and the tamper scan reads notebooks only). Returns what was left out."""
     left_out = []
     target.mkdir(parents=True, exist_ok=True)
     for entry in sorted(source.iterdir()):
-        if entry.is_symlink() or not (entry.is_file() or entry.is_dir()):
+        if entry.is_symlink() or not (entry.is_file() or entry.is_dir()) or (not code and entry.suffix in IMPORTABLE):
             left_out.append(entry.name)
         elif entry.is_dir():
-            left_out += [f"{entry.name}/{name}" for name in copy_plain(entry, target / entry.name)]
+            left_out += [f"{entry.name}/{name}" for name in copy_plain(entry, target / entry.name, code)]
         else:
             shutil.copyfile(entry, target / entry.name)
     return left_out
@@ -131,7 +136,8 @@ def take_snapshot(course_dir: Path, assignment: str, students: list[str], data_d
     _copy_gradebook(course_dir / "grading" / "gradebook.db", snapshot.gradebook)
     left_out = {}
     for student in students:
-        skipped = copy_plain(course_dir / "grading" / "submitted" / student / assignment, snapshot.submission(student))
+        skipped = copy_plain(course_dir / "grading" / "submitted" / student / assignment, snapshot.submission(student),
+                             code=False)
         if skipped:
             left_out[student] = skipped
     return snapshot, left_out

@@ -21,8 +21,13 @@ from pathlib import Path
 from jupyter_client.manager import AsyncKernelManager
 from traitlets import CaselessStrEnum, Integer, Unicode
 
-from .kernel_sandbox import (Limits, detect_isolation, font_cache, kernel_environment, kernel_user, notebook_view,
-                             sandbox_command, write_identity)
+from .kernel_sandbox import (WORKDIR, Limits, detect_isolation, font_cache, kernel_environment, kernel_user,
+                             notebook_view, sandbox_command, write_identity)
+
+
+#: the kernel imports nothing from its working folder, where student code can write files (and leaves no name)
+NOT_FROM_WORKDIR = ("--IPKernelApp.exec_lines=import sys as _s; "
+                    f"_s.path[:] = [p for p in _s.path if p not in ('', '.', {WORKDIR!r})]; del _s")
 
 
 class SandboxedKernelManager(AsyncKernelManager):
@@ -55,6 +60,7 @@ class SandboxedKernelManager(AsyncKernelManager):
         self.ip = str(run_dir / "ipc")
         submission = kw.pop("cwd", None)
         kernel_cmd, kw = await super()._async_pre_start_kernel(**kw)
+        kernel_cmd = kernel_cmd + [NOT_FROM_WORKDIR]
         os.chown(self.connection_file, uid, gid)
         assert self.kernel_spec is not None
         self.kernel_spec.interrupt_mode = "message"  # SIGINT would reach bubblewrap, not the kernel

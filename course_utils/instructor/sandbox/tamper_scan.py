@@ -44,6 +44,8 @@ FORBIDDEN_MODULES = {
     "tracemalloc": "tracing", "sysconfig": "the interpreter", "unittest": "mocking", "mock": "mocking",
     "pytest": "test machinery", "operator": "attribute access by name", "course_utils.instructor": "the grader",
     "ast": "rewriting code", "dis": "code objects", "tokenize": "rewriting code", "symtable": "code objects",
+    "joblib": "running code from data", "yaml": "running code from data", "pkg_resources": "module loading",
+    "importlib_metadata": "module loading", "cffi": "raw memory",
 }
 #: dotted names (after resolving import aliases) an answer never uses; a prefix matches its attributes too
 FORBIDDEN_DOTTED = {
@@ -65,7 +67,7 @@ FORBIDDEN_DOTTED = {
 }
 #: attributes of ``sys`` an answer may use (every other one is flagged)
 SYS_ALLOWED = {"version", "version_info", "float_info", "int_info", "maxsize", "platform", "byteorder", "stdout",
-               "stderr", "getsizeof", "float_repr_style", "implementation", "executable", "exit", "argv", "path"}
+               "stderr", "getsizeof", "float_repr_style", "implementation", "executable", "exit", "argv"}
 #: names in the student's namespace that lead to IPython, the cells' history or code execution
 FORBIDDEN_NAMES = {
     "get_ipython": "IPython's shell", "In": "the cells' sources", "Out": "the cells' results",
@@ -395,8 +397,10 @@ class _Visitor(ast.NodeVisitor):
         if dotted in ("torch.load",) and not (isinstance(keywords.get("weights_only"), ast.Constant)
                                               and keywords["weights_only"].value is True):
             self.flag(node, "torch.load without weights_only=True", "running code from data")
-        if dotted in ("numpy.load",) and isinstance(keywords.get("allow_pickle"), ast.Constant) and keywords["allow_pickle"].value:
-            self.flag(node, "numpy.load(allow_pickle=True)", "running code from data")
+        for name, unsafe in (("allow_pickle", True), ("weights_only", False)):
+            value = keywords.get(name)
+            if value is not None and not (isinstance(value, ast.Constant) and value.value is not unsafe):
+                self.flag(node, f"{name}={ast.unparse(value)}", "running code from data")
         self.generic_visit(node)
 
     # classes: objects that lie to comparisons
