@@ -221,3 +221,57 @@ def test_a_flood_of_output_is_cut_but_its_error_kept():
     assert recorded < (grading_kernels.OUTPUT_LIMIT_MB + 1) * 2**20
     assert any("were dropped" in o.get("text", "") for o in outputs)
     assert outputs[-1]["output_type"] == "error" and outputs[-1]["ename"] == "AssertionError"
+
+
+def test_the_replay_uses_an_executed_notebook_only_with_the_hash_phase_one_took(tmp_path):
+    """A notebook changed after its kernel ended (or a manifest changed) is not replayed: every cell scores 0."""
+    import hashlib
+    import json
+
+    executed = _notebook("x = 1", "print(x)")
+    executed.cells[1].outputs = [nbformat.v4.new_output("stream", name="stdout", text="1\n")]
+    folder = tmp_path / "executed" / "alice" / "A"
+    folder.mkdir(parents=True)
+    data = nbformat.writes(executed).encode()
+    (folder / "A.ipynb").write_bytes(data)
+    manifest = tmp_path / "manifest.json"
+    manifest.write_text(json.dumps({"alice": {"A.ipynb": hashlib.sha256(data).hexdigest()}}))
+
+    def replayed(manifest_sha256: str):
+        replay = grading_kernels.ReplayExecution(executed_root=str(tmp_path / "executed"), manifest=str(manifest),
+                                                 manifest_sha256=manifest_sha256)
+        target = _notebook("x = 1", "print(x)")
+        replay.preprocess(target, {"nbgrader": {"student": "alice", "assignment": "A", "notebook": "A"}})
+        return target.cells[1].outputs[0]
+
+    good = hashlib.sha256(manifest.read_bytes()).hexdigest()
+    assert replayed(good)["text"] == "1\n"
+    assert replayed("0" * 64)["ename"] == NOT_GRADED  # the manifest is not the one the grader wrote
+    (folder / "A.ipynb").write_bytes(data.replace(b'"1\\n"', b'"2\\n"'))
+    assert "changed after its kernel ended" in replayed(good)["evalue"]
+
+
+def test_each_run_snapshots_into_a_private_folder_of_its_own(tmp_path):
+    """mkdtemp: mode 0700, a new unpredictable name each time (a folder someone made in advance stops nothing)."""
+    from course_utils.instructor.submission_run import take_snapshot
+    import sqlite3
+
+    course = tmp_path / "course"
+    (course / "solutions" / "A").mkdir(parents=True)
+    (course / "solutions" / "A" / "A.ipynb").write_text("{}")
+    (course / "grading" / "submitted" / "alice" / "A").mkdir(parents=True)
+    (course / "grading" / "submitted" / "alice" / "A" / "A.ipynb").write_text("{}")
+    (course / "nbgrader_config.py").write_text("")
+    with sqlite3.connect(course / "grading" / "gradebook.db") as db:
+        db.execute("create table t (x)")
+    first, _ = take_snapshot(course, "A", ["alice"], tmp_path, {}, "none")
+    second, _ = take_snapshot(course, "A", ["alice"], tmp_path, {}, "none")
+    try:
+        assert first.folder != second.folder
+        assert first.folder.stat().st_mode & 0o777 == 0o700
+        assert (first.submission("alice") / "A.ipynb").read_text() == "{}"
+    finally:
+        import shutil
+
+        shutil.rmtree(first.folder)
+        shutil.rmtree(second.folder)
