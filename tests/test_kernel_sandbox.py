@@ -190,13 +190,12 @@ def test_what_the_kernel_sees_is_read_only(kernel, places, where):
 
 
 def test_the_kernel_cannot_write_where_its_sockets_are(kernel, isolation):
-    """Its socket folder is on the grader's disk: once the sockets exist it belongs to root again."""
+    """Its socket folder is on the grader's disk: once the sockets exist it belongs to root again (its own
+    connection file stays writable for it, bounded by the file-size limit)."""
     if isolation.mode != "user":
         pytest.skip("in a user namespace the kernel owns its socket folder")
     folder = Path(kernel.manager.connection_file).parent
     _, error = kernel.run(f"open({str(folder / 'filler')!r}, 'w').write('x' * 2**20)")
-    assert "Permission denied" in error, error
-    _, error = kernel.run(f"open({kernel.manager.connection_file!r}, 'a').write('x')")
     assert "Permission denied" in error, error
 
 

@@ -79,9 +79,10 @@ class SandboxedKernelManager(AsyncKernelManager):
         await self._close_socket_folder()
 
     async def _close_socket_folder(self, timeout_s: float = 120.0) -> None:
-        """As root: once the kernel's five sockets exist (or it died), the socket folder and the connection
-        file belong to root again, so that the kernel cannot fill the grader's disk there. (In a user
-        namespace the kernel is the folder's owner; nothing to do.)"""
+        """As root: once the kernel's five sockets exist (or it died), the socket folder belongs to root again,
+        so that the kernel cannot fill the grader's disk there (its connection file stays its own: it reads
+        it again after binding; the file-size limit bounds it). In a user namespace the kernel is the
+        folder's owner: nothing to do."""
         if os.geteuid() != 0 or self._folder is None:
             return
         run_dir = self._folder / "run"
@@ -91,8 +92,7 @@ class SandboxedKernelManager(AsyncKernelManager):
             if self.provisioner is None or await self.provisioner.poll() is not None:
                 break  # it died: nbclient reports that
             await asyncio.sleep(0.02)
-        for path in (run_dir, Path(self.connection_file)):
-            os.chown(path, 0, 0)
+        os.chown(run_dir, 0, 0)
         run_dir.chmod(0o755)
 
     async def _async_cleanup_resources(self, restart: bool = False) -> None:
