@@ -5,6 +5,7 @@
 #   make grade    autograde every submission in grading/submitted on all cores (A=assignment, WORKERS=n, COURSE_DIR),
 #                 or with phase 1 on a Dask cluster (SCHEDULER=tcp://host:8786 or CLUSTER=file.yaml); gradebook: COURSE_DB_URL
 #   make report   the instructor report of the gradebook (COURSE_DIR=folder, default this course)
+#   make hub      the course on a JupyterHub, as root on Linux (accounts for a try-out: make hub-accounts)
 #
 # Every target uses the virtual environment $(VENV) and installs what it needs into it.
 
