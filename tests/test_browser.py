@@ -6,6 +6,7 @@ clicks nbgrader's Validate: the untouched notebook lists its failing tests, a pe
 says why. The server runs the notebooks at the grading setting (COURSE_SCALE=grading), so that each
 run and each validation takes seconds.
 """
+import json
 import os
 import shutil
 import signal
@@ -97,14 +98,43 @@ def page(lab):
         browser.close()
 
 
+def kernel_idle_on_server(lab, name) -> bool:
+    """True once the server reports the notebook's kernel started and idle (the REST API, not the page)."""
+    url, token, _ = lab
+    with urllib.request.urlopen(f"{url}/api/sessions?token={token}", timeout=10) as response:
+        sessions = json.load(response)
+    return any(s["path"].endswith(name) and s["kernel"] and s["kernel"]["execution_state"] == "idle" for s in sessions)
+
+
 def open_notebook(page, lab, name):
     url, token, _ = lab
     page.goto(f"{url}/lab/tree/notebooks/{ASSIGNMENT}/{name}?token={token}")
     page.wait_for_selector(f"{PANEL} .jp-Cell", state="attached")
     page.wait_for_selector(f"{PANEL} .validate-button")  # nbgrader's toolbar button
     page.wait_for_selector(f"{PANEL} .jp-Notebook-ExecutionIndicator[data-status='idle']", state="attached")
+    # the indicator reads idle before a kernel exists; Run All before the kernel is there runs nothing
+    deadline = time.monotonic() + KERNEL_START_LIMIT_S  # a guard against a kernel that never starts, not a wait
+    while not kernel_idle_on_server(lab, name):
+        assert time.monotonic() < deadline, f"the kernel of {name} did not start: {page_state(page)}"
+        time.sleep(0.5)
+    page.locator(f"{PANEL} .jp-Cell").first.click()  # the notebook is the current widget that Run All acts on
 
 
+#: prompts, kernel indicator and open dialogs of the notebook in front: what a failing wait saw
+PAGE_STATE = """() => {
+  const panel = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden)');
+  const prompts = panel ? [...panel.querySelectorAll('.jp-CodeCell .jp-InputPrompt')].map(e => e.textContent.trim()) : [];
+  const indicator = panel && panel.querySelector('.jp-Notebook-ExecutionIndicator');
+  return JSON.stringify({title: panel && panel.querySelector('.jp-Toolbar') ? document.title : null, prompts,
+    indicator: indicator && indicator.getAttribute('data-status'),
+    dialogs: [...document.querySelectorAll('.jp-Dialog')].map(d => d.innerText.slice(0, 300))});
+}"""
+
+#: true once Run All has started: some code cell waits or runs ("[*]") or has run ("[n]")
+RUN_ALL_STARTED = """() => {
+  const panel = document.querySelector('.jp-NotebookPanel:not(.lm-mod-hidden)');
+  return !!panel && [...panel.querySelectorAll('.jp-CodeCell .jp-InputPrompt')].some(e => /\\[(\\*|\\d+)\\]/.test(e.textContent));
+}"""
 #: true once Run All has finished: no code cell waits or runs ("[*]"), at least one has run, the kernel is idle.
 #: (The kernel goes idle between cells too, so the indicator alone says nothing about the whole run.)
 RUN_ALL_FINISHED = """() => {
@@ -115,13 +145,30 @@ RUN_ALL_FINISHED = """() => {
   return idle !== null && prompts.some(p => /\\[\\d+\\]/.test(p)) && !prompts.some(p => p.includes('[*]'));
 }"""
 #: generous limits: the run waits for the events above, and a busy CI runner may be many times slower than a laptop
-RUN_LIMIT_MS = 900_000
+RUN_LIMIT_MS = 600_000
+START_LIMIT_MS = 120_000
+KERNEL_START_LIMIT_S = 600
+
+
+def page_state(page) -> str:
+    return page.evaluate(PAGE_STATE)
 
 
 def run_all_cells(page):
-    page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
-    page.locator(".lm-Menu-item:visible", has_text="Run All Cells").first.click()
-    page.wait_for_function(RUN_ALL_FINISHED, timeout=RUN_LIMIT_MS, polling=500)
+    """Run > Run All Cells, clicked again if no cell started (a click the page was not ready for)."""
+    for attempt in range(3):
+        page.locator(".lm-MenuBar-itemLabel", has_text="Run").first.click()
+        page.locator(".lm-Menu-item:visible", has_text="Run All Cells").first.click()
+        try:
+            page.wait_for_function(RUN_ALL_STARTED, timeout=START_LIMIT_MS, polling=250)
+            break
+        except Exception:  # playwright's TimeoutError
+            if attempt == 2:
+                raise AssertionError(f"Run All started no cell after three clicks: {page_state(page)}") from None
+    try:
+        page.wait_for_function(RUN_ALL_FINISHED, timeout=RUN_LIMIT_MS, polling=500)
+    except Exception:
+        raise AssertionError(f"Run All did not finish: {page_state(page)}") from None
 
 
 def validate(page) -> str:

@@ -24,8 +24,8 @@ SIGMAS = "F.softplus(self.weight_rho), F.softplus(self.bias_rho)"
 WEIGHT_NOISE = "weight_sigma * torch.randn_like(weight_sigma)"
 BIAS_DRAW = "bias = self.bias_mu + bias_sigma * torch.randn_like(bias_sigma)"
 MEAN_BRANCH = "        else:\n            weight, bias = self.weight_mu, self.bias_mu"
-ZERO_TERMS = ("            self.log_q = torch.zeros((), dtype=x.dtype, device=x.device)\n"
-              "            self.log_p = torch.zeros((), dtype=x.dtype, device=x.device)\n")
+ZERO_TERMS = ("            self.log_q = self.weight_mu.new_zeros(())\n"
+              "            self.log_p = self.weight_mu.new_zeros(())\n")
 LOG_P = "self.log_p = log_mixture_prior(weight, *prior).sum() + log_mixture_prior(bias, *prior).sum()"
 LINEAR_RETURN = "        return F.linear(x, weight, bias)"
 LOCAL_REPARAMETERISATION = """        if self.training or sample:
@@ -95,6 +95,28 @@ WRONG = {
     "zero log densities as Python numbers": ("bayesian_linear", ZERO_TERMS, "            self.log_q = self.log_p = 0.0\n"),
     "autograd switched off in the mean branch": (
         "bayesian_linear", MEAN_BRANCH, "        else:\n            torch.set_grad_enabled(False)\n            weight, bias = self.weight_mu, self.bias_mu"),
+    "parameters frozen in the mean branch": (
+        "bayesian_linear", MEAN_BRANCH,
+        "        else:\n            for parameter in self.parameters():\n                parameter.requires_grad_(False)\n"
+        "            weight, bias = self.weight_mu, self.bias_mu"),
+    "widths frozen in the mean branch": (
+        "bayesian_linear", MEAN_BRANCH,
+        "        else:\n            self.weight_rho.requires_grad_(False)\n            self.bias_rho.requires_grad_(False)\n"
+        "            weight, bias = self.weight_mu, self.bias_mu"),
+    "the default dtype set to the parameters' dtype": (
+        "bayesian_linear", "        if self.training or sample:",
+        "        torch.set_default_dtype(self.weight_mu.dtype)\n        if self.training or sample:"),
+    "the default dtype set to that of x in the mean branch": (
+        "bayesian_linear", MEAN_BRANCH, "        else:\n            torch.set_default_dtype(x.dtype)\n            weight, bias = self.weight_mu, self.bias_mu"),
+    "zero log densities in float32 on the CPU, as the constructor makes them": (
+        "bayesian_linear", ZERO_TERMS, "            self.log_q = torch.zeros(())\n            self.log_p = torch.zeros(())\n"),
+    "zero log densities in float32 on the device of x": (
+        "bayesian_linear", ZERO_TERMS,
+        "            self.log_q = torch.zeros((), device=x.device)\n            self.log_p = torch.zeros((), device=x.device)\n"),
+    "zero log densities on the CPU in the parameters' dtype": (
+        "bayesian_linear", ZERO_TERMS,
+        "            self.log_q = torch.zeros((), dtype=self.weight_mu.dtype)\n"
+        "            self.log_p = torch.zeros((), dtype=self.weight_mu.dtype)\n"),
     "noise on the outputs (local reparameterisation)": ("bayesian_linear", LINEAR_RETURN, LOCAL_REPARAMETERISATION),
     "sigma = exp(rho)": ("bayesian_linear", SIGMAS, "torch.exp(self.weight_rho), torch.exp(self.bias_rho)"),
     "softplus clamped at rho = 20": (
@@ -170,6 +192,10 @@ WRONG = {
     "squeezed results": ("mc_predict", MC_RETURN, "    return samples.mean(dim=0).squeeze(), low.squeeze(), high.squeeze()"),
     "float32 quantile levels": ("mc_predict", "dtype=samples.dtype", "dtype=torch.float32"),
     "probabilities in float32": ("mc_predict", "F.softmax(model(batch), dim=-1)", "F.softmax(model(batch).float(), dim=-1)"),
+    "inputs cast to float32": ("mc_predict", "    model.eval()\n", "    model.eval()\n    x = x.float()\n"),
+    "inputs cast to the default dtype": ("mc_predict", "    model.eval()\n", "    model.eval()\n    x = x.to(torch.get_default_dtype())\n"),
+    "model and inputs cast to float32": ("mc_predict", "    model.eval()\n", "    model.eval()\n    model, x = model.float(), x.float()\n"),
+    "the default dtype set to that of x": ("mc_predict", "    model.eval()\n", "    model.eval()\n    torch.set_default_dtype(x.dtype)\n"),
 }
 
 # requirement-to-test table: {exercise (answer cell): [(requirement as the text states it, grade cell, [wrong answers])]}
@@ -207,12 +233,17 @@ REQUIREMENTS = {
     "bayesian_linear": [
         ("training mode, or sample=True in evaluation mode: draw a sample; otherwise the means", "test_bayesian_linear_forward",
          ["no sampling in eval mode even with sample=True", "sample decides alone, training mode ignored"]),
-        ("without sampling, log_q and log_p are zero 0-dim tensors", "test_bayesian_linear_forward",
-         ["log_q and log_p not reset without sampling", "zero log densities as Python numbers"]),
+        ("without sampling, log_q and log_p are zero 0-dim tensors with the parameters' dtype and on their device",
+         "test_bayesian_linear_forward",
+         ["log_q and log_p not reset without sampling", "zero log densities as Python numbers",
+          "zero log densities in float32 on the CPU, as the constructor makes them", "zero log densities in float32 on the device of x",
+          "zero log densities on the CPU in the parameters' dtype"]),
         ("one sample of the weights per pass, shared by every input of the batch", "test_bayesian_linear_forward",
          ["noise on the outputs (local reparameterisation)"]),
-        ("a call changes nothing but log_q and log_p (modes, requires_grad, autograd's switch)", "test_bayesian_linear_forward",
-         ["autograd switched off in the mean branch"]),
+        ("a call, with or without sampling, changes nothing but log_q and log_p (modes, requires_grad, torch's global "
+         "settings: the autograd switch, the default dtype)", "test_bayesian_linear_forward",
+         ["autograd switched off in the mean branch", "parameters frozen in the mean branch", "widths frozen in the mean branch",
+          "the default dtype set to the parameters' dtype", "the default dtype set to that of x in the mean branch"]),
         ("w = mu + softplus(rho) * eps, for every rho (never clipped)", "test_bayesian_linear_sampling",
          ["sigma = exp(rho)", "softplus clamped at rho = 20", "softplus written as log(1 + exp(rho))", "widths floored at 1e-6"]),
         ("independent noise for every weight and every bias", "test_bayesian_linear_sampling",
@@ -256,11 +287,14 @@ REQUIREMENTS = {
         ("evaluation mode and no gradients during the passes", "test_mc_predict_shapes", ["gradients tracked"]),
         ("afterwards autograd as the caller had it, requires_grad kept, the model in evaluation mode or its own mode",
          "test_mc_predict_shapes", ["autograd switched off for good", "parameters frozen", "model put back in training mode"]),
+        ("no other global setting of torch changed (the default dtype)", "test_mc_predict_shapes", ["the default dtype set to that of x"]),
         ("the quantiles (1 - interval)/2 and (1 + interval)/2 of the samples, in the order of x", "test_mc_predict_intervals",
          ["the extremes, not the interval", "mean plus or minus a normal quantile of the spread"]),
         ("model(batch): the network's layers sample in evaluation mode", "test_mc_predict_intervals",
          ["the network called with sample=False", "the network told to sample only in training mode"]),
-        ("float64 in, float64 out (rule 1)", "test_mc_predict_intervals", ["float32 quantile levels", "probabilities in float32"]),
+        ("float64 in, float64 out (rule 1): a float64 model given float64 inputs, neither converted", "test_mc_predict_intervals",
+         ["float32 quantile levels", "probabilities in float32", "inputs cast to float32", "inputs cast to the default dtype",
+          "model and inputs cast to float32"]),
     ],
 }
 
@@ -334,7 +368,7 @@ NORMAL_LAYER = LAYER_INIT + '''
 
     def forward(self, x, sample=True):
         if not (self.training or sample):
-            self.log_q = self.log_p = torch.tensor(0.0)
+            self.log_q = self.log_p = self.weight_mu.new_tensor(0.0)
             return x @ self.weight_mu.T + self.bias_mu
         weight, q_w, p_w = self._draw(self.weight_mu, self.weight_rho)
         bias, q_b, p_b = self._draw(self.bias_mu, self.bias_rho)
@@ -360,8 +394,8 @@ RSAMPLE_ONE_VECTOR = LAYER_INIT + '''
 EPS_BY_HAND = LAYER_INIT + '''
     def forward(self, x, sample=True):
         if not (self.training or sample):
-            self.log_q = torch.zeros((), device=x.device)
-            self.log_p = torch.zeros((), device=x.device)
+            self.log_q = torch.zeros((), dtype=x.dtype, device=x.device)
+            self.log_p = torch.zeros((), dtype=x.dtype, device=x.device)
             return F.linear(x, self.weight_mu, self.bias_mu)
         w_sigma, b_sigma = F.softplus(self.weight_rho), F.softplus(self.bias_rho)
         w_eps = torch.randn(self.weight_mu.shape, dtype=self.weight_mu.dtype, device=self.weight_mu.device)
@@ -378,7 +412,7 @@ EPS_BY_HAND = LAYER_INIT + '''
 LOG_Q_FROM_NOISE = LAYER_INIT + '''
     def forward(self, x, sample=True):
         if not self.training and not sample:
-            self.log_q = self.log_p = torch.zeros(())
+            self.log_q = self.log_p = torch.zeros_like(self.bias_mu).sum()
             return F.linear(x, self.weight_mu, self.bias_mu)
         log_q = log_p = 0.0
         drawn = []
@@ -482,22 +516,69 @@ def mc_predict(model, x, n_samples=20, interval=0.9, batch_size=1000):
     finally:
         model.train(was_training)
 '''
+CPU_NUMBERS = '''
+def log_gaussian(x, mu, sigma):
+    mu, sigma = torch.as_tensor(mu, dtype=x.dtype), torch.as_tensor(sigma, dtype=x.dtype)  # numbers: 0-dim CPU tensors
+    return -0.5 * math.log(2 * math.pi) - torch.log(sigma) - (x - mu) ** 2 / (2 * sigma**2)
+
+
+def log_gaussian_logsigma(x, mu, logsigma):
+    logsigma = torch.as_tensor(logsigma, dtype=x.dtype)
+    return -0.5 * math.log(2 * math.pi) - logsigma - (x - mu) ** 2 / (2 * torch.exp(2 * logsigma))
+'''
+CPU_LOG_PI = '''
+def log_mixture_prior(w, pi, sigma1, sigma2):
+    broad = torch.log(torch.tensor(pi, dtype=w.dtype)) + log_gaussian(w, 0.0, sigma1)
+    narrow = torch.log(torch.tensor(1 - pi, dtype=w.dtype)) + log_gaussian(w, 0.0, sigma2)
+    return torch.logaddexp(broad, narrow)
+'''
+ZEROS_IN_THE_GRAPH = LAYER_INIT + '''
+    def forward(self, x, sample=True):
+        if self.training or sample:
+            weight_sigma, bias_sigma = F.softplus(self.weight_rho), F.softplus(self.bias_rho)
+            weight = self.weight_mu + weight_sigma * torch.randn_like(weight_sigma)
+            bias = self.bias_mu + bias_sigma * torch.randn_like(bias_sigma)
+            self.log_q = log_gaussian(weight, self.weight_mu, weight_sigma).sum() + log_gaussian(bias, self.bias_mu, bias_sigma).sum()
+            self.log_p = log_mixture_prior(torch.cat([weight.flatten(), bias]), self.prior_pi, self.prior_sigma1, self.prior_sigma2).sum()
+        else:
+            weight, bias = self.weight_mu, self.bias_mu
+            self.log_q = torch.zeros_like(weight).sum()
+            self.log_p = weight.sum() * 0
+        return torch.einsum("ni,oi->no", x, weight) + bias
+'''
+TO_THE_CPU = '''
+def mc_predict(model, x, n_samples=20, interval=0.9, batch_size=1000):
+    model.eval()
+    previous = torch.is_grad_enabled()
+    torch.set_grad_enabled(False)
+    try:
+        samples = torch.stack([torch.cat([F.softmax(model(x[i:i + batch_size]), dim=-1) for i in range(0, len(x), batch_size)])
+                               for _ in range(n_samples)]).cpu()
+    finally:
+        torch.set_grad_enabled(previous)
+    ends = np.quantile(samples.numpy(), [(1 - interval) / 2, (1 + interval) / 2], axis=0)
+    return samples.mean(dim=0), torch.from_numpy(ends[0]), torch.from_numpy(ends[1])
+'''
 ALTERNATIVES = {
     "torch.distributions with the numbers converted, and a standardised variable": ("log_gaussian", DISTRIBUTIONS),
     "computed in float64 and cast back to the dtype of x": ("log_gaussian", IN_FLOAT64),
+    "numbers as 0-dim CPU tensors of the dtype of x, the exponent divided by e^(2 log sigma)": ("log_gaussian", CPU_NUMBERS),
     "logsumexp over a stack, by hand": ("log_mixture_prior", LOGSUMEXP),
     "max plus log1p, from log_gaussian": ("log_mixture_prior", MAX_LOG1P),
     "torch.distributions.MixtureSameFamily on the dtype and device of w": ("log_mixture_prior", MIXTURE_SAME_FAMILY),
+    "log pi from a 0-dim CPU tensor of the dtype of w": ("log_mixture_prior", CPU_LOG_PI),
     "a helper per parameter, softplus by hand, @ instead of F.linear": ("bayesian_linear", NORMAL_LAYER),
     "rsample and log_prob of one Normal over weights and biases": ("bayesian_linear", RSAMPLE_ONE_VECTOR),
     "noise from torch.randn with dtype and device, a loop over weights and biases": ("bayesian_linear", EPS_BY_HAND),
     "log q from the noise itself: -log sigma - eps^2 / 2": ("bayesian_linear", LOG_Q_FROM_NOISE),
+    "zeros in the graph, one prior over weights and biases, einsum": ("bayesian_linear", ZEROS_IN_THE_GRAPH),
     "nll_loss and a table of schedules": ("minibatch_loss", LOSS_TABLE),
     "cross_entropy and exact integer powers": ("minibatch_loss", INTEGER_POWERS),
     "logsumexp by hand and expm1": ("minibatch_loss", EXPM1),
     "batches outer, samples inner": ("mc_predict", BATCHES_OUTER),
     "inference mode, a preallocated tensor, the caller's mode restored": ("mc_predict", RESTORES_MODE),
     "samples on the last axis, sample=True passed, scalar quantile levels": ("mc_predict", SAMPLES_LAST),
+    "autograd restored by hand, np.quantile, results on the CPU": ("mc_predict", TO_THE_CPU),
 }
 
 

@@ -53,8 +53,57 @@ SAMPLE_ONLY_IN_TRAINING = '''        h = F.max_pool2d(F.relu(self.conv1(x, sampl
 SECOND_CONV_ON_MEANS = '''        h = F.max_pool2d(F.relu(self.conv1(x)), 2)
         h = F.max_pool2d(self.conv2(h, sample=self.training), 2)
         return torch.sigmoid(self.out(h.flatten(1)))'''
+SOLUTION_NOISE = """            weight = self.W_mu + F.softplus(self.W_rho) * torch.randn_like(self.W_mu)
+            if self.use_bias:
+                bias = self.bias_mu + F.softplus(self.bias_rho) * torch.randn_like(self.bias_mu)"""
+BIAS_NOISE_FROM_WEIGHTS = """            eps = torch.randn_like(self.W_mu)
+            weight = self.W_mu + F.softplus(self.W_rho) * eps
+            if self.use_bias:
+                bias = self.bias_mu + F.softplus(self.bias_rho) * {}"""
+SOLUTION_FORWARD = """        bias = None
+        if self.training or sample:
+""" + SOLUTION_NOISE + """
+        else:
+            weight = self.W_mu
+            if self.use_bias:
+                bias = self.bias_mu
+        return F.conv2d(input, weight, bias, self.stride, self.padding, self.dilation)"""
+LOCAL_REPARAMETERISATION = """        mean = F.conv2d(input, self.W_mu, self.bias_mu, self.stride, self.padding, self.dilation)
+        if not (self.training or sample):
+            return mean
+        bias_var = F.softplus(self.bias_rho) ** 2 if self.use_bias else None
+        var = F.conv2d(input**2, F.softplus(self.W_rho) ** 2, bias_var, self.stride, self.padding, self.dilation)
+        return mean + torch.sqrt(var + 1e-16) * torch.randn_like(mean)"""
+WEIGHTS_PER_IMAGE = """        if not (self.training or sample):
+            return F.conv2d(input, self.W_mu, self.bias_mu, self.stride, self.padding, self.dilation)
+        outputs = []
+        for image in input:
+            weight = self.W_mu + F.softplus(self.W_rho) * torch.randn_like(self.W_mu)
+            bias = self.bias_mu + F.softplus(self.bias_rho) * torch.randn_like(self.bias_mu) if self.use_bias else None
+            outputs.append(F.conv2d(image[None], weight, bias, self.stride, self.padding, self.dilation))
+        return torch.cat(outputs)"""
+SOLUTION_PARAMETERS = """        self.W_mu = nn.Parameter(torch.empty(shape))
+        self.W_rho = nn.Parameter(torch.empty(shape))
+        if self.use_bias:
+            self.bias_mu = nn.Parameter(torch.empty(out_channels))
+            self.bias_rho = nn.Parameter(torch.empty(out_channels))"""
+ON_THE_GPU = """        device = torch.device("cuda" if torch.cuda.is_available() else "cpu")
+        self.W_mu = nn.Parameter(torch.empty(shape, device=device))
+        self.W_rho = nn.Parameter(torch.empty(shape, device=device))
+        if self.use_bias:
+            self.bias_mu = nn.Parameter(torch.empty(out_channels, device=device))
+            self.bias_rho = nn.Parameter(torch.empty(out_channels, device=device))"""
+MOVED_TO_THE_GPU = """        self.W_mu = nn.Parameter(torch.empty(shape).cuda() if torch.cuda.is_available() else torch.empty(shape))
+        self.W_rho = nn.Parameter(torch.empty_like(self.W_mu))
+        if self.use_bias:
+            self.bias_mu = nn.Parameter(torch.empty(out_channels).to(self.W_mu.device))
+            self.bias_rho = nn.Parameter(torch.empty(out_channels).to(self.W_mu.device))"""
 LOG_NOT_LOG1P = "(lambda r: torch.clamp(r, min=0) + torch.log(1 + torch.exp(-torch.abs(r))))("
 PER_JET = "np.array([{}]) * len(X) * len(dataloader) / len(dataloader.dataset)"
+SOLUTION_STATISTICS = "    return samples.mean(dim=0), samples.std(dim=0)\n"
+ONE_PASS_STD = """    mean = samples.mean(dim=0)
+    return mean, {}
+"""
 
 WRONG = {
     # ---- BBBConv2d
@@ -113,6 +162,16 @@ WRONG = {
     "bias parameters made even with bias=False": (
         "bbbconv2d", "if self.use_bias:\n            self.bias_mu = nn.Parameter",
         "if True:\n            self.bias_mu = nn.Parameter"),
+    "the biases' noise: the first out_channels entries of the weights' noise": (
+        "bbbconv2d", SOLUTION_NOISE, BIAS_NOISE_FROM_WEIGHTS.format("eps.flatten()[:self.out_channels]")),
+    "the biases' noise: the first weight of each output channel's noise": (
+        "bbbconv2d", SOLUTION_NOISE, BIAS_NOISE_FROM_WEIGHTS.format("eps[:, 0, 0, 0]")),
+    "the biases' noise: each output channel's weight noise summed and normalised": (
+        "bbbconv2d", SOLUTION_NOISE, BIAS_NOISE_FROM_WEIGHTS.format("eps.sum(dim=(1, 2, 3)) / eps[0].numel() ** 0.5")),
+    "noise on the outputs (local reparameterisation)": ("bbbconv2d", SOLUTION_FORWARD, LOCAL_REPARAMETERISATION),
+    "new weights for every image of the batch": ("bbbconv2d", SOLUTION_FORWARD, WEIGHTS_PER_IMAGE),
+    "parameters created on the GPU when one is available": ("bbbconv2d", SOLUTION_PARAMETERS, ON_THE_GPU),
+    "parameters moved with .cuda() when a GPU is available": ("bbbconv2d", SOLUTION_PARAMETERS, MOVED_TO_THE_GPU),
     # ---- BayesConvNet2D
     "ReLU after the second convolution too": (
         "bayesconvnet2d", "self.conv2, nn.MaxPool2d(2)", "self.conv2, nn.ReLU(), nn.MaxPool2d(2)"),
@@ -120,6 +179,7 @@ WRONG = {
     "ReLU on the input images": ("bayesconvnet2d", "nn.Sequential(self.conv1,", "nn.Sequential(nn.ReLU(), self.conv1,"),
     "average instead of max pooling": ("bayesconvnet2d", "nn.MaxPool2d(2)", "nn.AvgPool2d(2)"),
     "no sigmoid": ("bayesconvnet2d", "self.out, nn.Sigmoid())", "self.out)"),
+    "a ReLU on the logits before the sigmoid": ("bayesconvnet2d", "self.out, nn.Sigmoid())", "self.out, nn.ReLU(), nn.Sigmoid())"),
     "3x3 kernels": ("bayesconvnet2d", "5, padding=2)", "3, padding=1)"),
     "flattened size fixed for 40x40 images": ("bayesconvnet2d", "VBLinear((img_sz // 4) ** 2, out_dim)", "VBLinear(100, out_dim)"),
     "a plain nn.Linear output layer": ("bayesconvnet2d", "VBLinear((img_sz // 4) ** 2, out_dim)", "nn.Linear((img_sz // 4) ** 2, out_dim)"),
@@ -135,6 +195,12 @@ WRONG = {
     "layers wrapped anew and stored in forward": (
         "bayesconvnet2d", "        return self.net(x)",
         "        self.net = nn.Sequential(*list(self.net))\n        return self.net(x)"),
+    "forward switches the model into training mode": (
+        "bayesconvnet2d", "        return self.net(x)", "        self.train()  # the layers must sample\n        return self.net(x)"),
+    "forward switches the model into evaluation mode": (
+        "bayesconvnet2d", "        return self.net(x)", "        self.eval()\n        return self.net(x)"),
+    "forward switches the convolutions into training mode": (
+        "bayesconvnet2d", "        return self.net(x)", "        self.conv1.train()\n        self.conv2.train()\n        return self.net(x)"),
     "KL not divided by the training size": (
         "bayesconvnet2d", "for layer in self.vb_layers) / self.training_size", "for layer in self.vb_layers)"),
     "KL without the output layer": (
@@ -159,6 +225,16 @@ WRONG = {
         "train_epoch", "(totals / len(dataloader))", "(totals / math.ceil(len(dataloader.dataset) / dataloader.batch_size))"),
     "(NLL, KL, loss) instead of (loss, KL, NLL)": (
         "train_epoch", "    return loss_mean, kl_mean, nll_mean\n", "    return nll_mean, kl_mean, loss_mean\n"),
+    "lists instead of tuples": (
+        "train_epoch", "    return loss_mean, kl_mean, nll_mean\n", "    return [loss_mean, kl_mean, nll_mean]\n"),
+    "train_epoch returns a NumPy array": (
+        "train_epoch", "    loss_mean, kl_mean, nll_mean = (totals / len(dataloader)).tolist()\n    return loss_mean, kl_mean, nll_mean\n\n",
+        "    return totals / len(dataloader)\n\n"),
+    "train_epoch records the KL after the optimiser step": (
+        "train_epoch", "totals += [loss.item(), kl.item(), nll.item()]",
+        "kl_after = model.KL().item()\n        totals += [nll.item() + kl_after, kl_after, nll.item()]"),
+    "evaluate_model leaves the model in training mode": (
+        "train_epoch", "    if dataset_name:\n        print(", "    model.train()\n    if dataset_name:\n        print("),
     "0-dim tensors instead of floats": (
         "train_epoch", "    return loss_mean, kl_mean, nll_mean\n",
         "    return tuple(torch.tensor(v) for v in (loss_mean, kl_mean, nll_mean))\n"),
@@ -180,6 +256,20 @@ WRONG = {
         "get_prediction", "samples.mean(dim=0), samples.std(dim=0)",
         "samples.mean(dim=0), samples.std(dim=1).mean() + 0 * samples.mean(dim=0)"),
     "variance instead of std": ("get_prediction", "samples.std(dim=0)", "samples.var(dim=0)"),
+    "std averaged over the jets, the same for every jet": (
+        "get_prediction", "samples.std(dim=0)", "samples.std(dim=0).mean().expand(samples.shape[1])"),
+    "std of all samples pooled": ("get_prediction", "samples.std(dim=0)", "samples.std().expand(samples.shape[1])"),
+    "one-pass std in float32": (
+        "get_prediction", SOLUTION_STATISTICS, ONE_PASS_STD.format("torch.sqrt((samples**2).mean(dim=0) - mean**2)")),
+    "one-pass std in float32, clamped at zero": (
+        "get_prediction", SOLUTION_STATISTICS,
+        ONE_PASS_STD.format("torch.sqrt(((samples**2).mean(dim=0) - mean**2).clamp(min=0))")),
+    "model(...).reshape(-1) instead of the first column": ("get_prediction", "model(batch)[:, 0]", "model(batch).reshape(-1)"),
+    "model(...).squeeze(-1) instead of the first column": ("get_prediction", "model(batch)[:, 0]", "model(batch).squeeze(-1)"),
+    "squeeze() kept one-dimensional with atleast_1d": (
+        "get_prediction", "model(batch)[:, 0]", "torch.atleast_1d(model(batch).squeeze())"),
+    "the model put into training mode afterwards": (
+        "get_prediction", SOLUTION_STATISTICS, "    model.train()\n" + SOLUTION_STATISTICS),
     "jets in reverse order": ("get_prediction", "torch.split(x, batch_size)]", "torch.split(x.flip(0), batch_size)]"),
     "all jets at once, batch_size ignored": ("get_prediction", "torch.split(x, batch_size)", "[x]"),
     "torch.chunk instead of batches of batch_size": (
@@ -220,8 +310,18 @@ REQUIREMENTS = {
           "the same noise in every pass"]),
         ("w = mu + softplus(rho) * eps for weights and biases (mean mu, standard deviation softplus(rho))",
          "test_bbbconv_sampling", ["sigma = exp(rho)", "biases not sampled"]),
-        ("independent standard-normal noise for every weight and every bias", "test_bbbconv_sampling",
-         ["one noise value for all weights", "one noise value for all biases", "noise shared by the input channels"]),
+        ("independent standard-normal noise for every weight and every bias, the biases' independent of the weights'",
+         "test_bbbconv_sampling",
+         ["one noise value for all weights", "one noise value for all biases", "noise shared by the input channels",
+          "the biases' noise: the first out_channels entries of the weights' noise",
+          "the biases' noise: the first weight of each output channel's noise",
+          "the biases' noise: each output channel's weight noise summed and normalised"]),
+        ("one weight tensor and one bias vector per call, shared by every image and every pixel: noise on the weights, "
+         "not on the outputs", "test_bbbconv_sampling",
+         ["noise on the outputs (local reparameterisation)", "new weights for every image of the batch"]),
+        ("the parameters created without a device (on the default device, also where a GPU is available)",
+         "test_bbbconv_parameters",
+         ["parameters created on the GPU when one is available", "parameters moved with .cuda() when a GPU is available"]),
         ("gradients reach mu and rho of the weights and biases through the sample", "test_bbbconv_sampling",
          ["weights built from W_mu.data", "sigma detached in the sample", "torch.normal(mu, sigma): no reparameterisation",
           "biases not sampled"]),
@@ -253,19 +353,25 @@ REQUIREMENTS = {
         ("conv 5x5 pad 2 -> ReLU -> max-pool -> conv 5x5 pad 2 -> max-pool -> flatten -> VBLinear -> sigmoid",
          "test_bayesconvnet_forward",
          ["ReLU after the second convolution too", "no ReLU", "ReLU on the input images", "average instead of max pooling",
-          "3x3 kernels", "no sigmoid"]),
+          "3x3 kernels", "no sigmoid", "a ReLU on the logits before the sigmoid"]),
         ("every pass draws new weights in every Bayesian layer, in training and in evaluation mode",
          "test_bayesconvnet_forward",
          ["convolutions called with sample=self.training", "the second convolution on its means in eval mode"]),
-        ("a forward pass leaves the modules and the state_dict as __init__ built them", "test_bayesconvnet_forward",
-         ["layers wrapped anew and stored in forward"]),
+        ("a forward pass changes nothing of the model: its modules, their modes and its state_dict", "test_bayesconvnet_forward",
+         ["layers wrapped anew and stored in forward", "forward switches the model into training mode",
+          "forward switches the model into evaluation mode", "forward switches the convolutions into training mode"]),
         ("KL(): the three layers' KL summed and divided by training_size, a scalar tensor", "test_bayesconvnet_kl",
          ["KL not divided by the training size", "KL without the output layer", "network KL as a Python float"]),
         ("gradients reach every variational parameter through KL()", "test_bayesconvnet_kl", ["network KL detached"]),
     ],
     "train_epoch": [
-        ("both return three Python floats (loss, KL, NLL) with loss = KL + NLL", "test_train_epoch_runs",
-         ["0-dim tensors instead of floats", "(NLL, KL, loss) instead of (loss, KL, NLL)"]),
+        ("both return a tuple of three Python floats (loss, KL, NLL) with loss = KL + NLL", "test_train_epoch_runs",
+         ["0-dim tensors instead of floats", "(NLL, KL, loss) instead of (loss, KL, NLL)", "lists instead of tuples",
+          "train_epoch returns a NumPy array"]),
+        ("train_epoch: a batch's values are those of the loss it back-propagates, before its optimiser step",
+         "test_train_epoch_reference", ["train_epoch records the KL after the optimiser step"]),
+        ("evaluate_model: afterwards the model is in evaluation mode or back in the caller's mode", "test_train_epoch_runs",
+         ["evaluate_model leaves the model in training mode"]),
         ("train_epoch: one optimiser step per batch: zero the gradients, back-propagate mean BCE + model.KL(), step",
          "test_train_epoch_reference",
          ["KL left out of the training loss", "KL detached in the training loss", "BCE summed over the batch",
@@ -285,6 +391,12 @@ REQUIREMENTS = {
     "get_prediction": [
         ("two tensors of shape (N,), N = 1 and a last batch of one included", "test_get_prediction_shapes",
          ["squeeze: breaks for one jet", "NumPy arrays instead of tensors", "the last short batch dropped"]),
+        ("the statistics of model(...)[:, 0], the first output column, also for a model with several outputs",
+         "test_get_prediction_shapes",
+         ["model(...).reshape(-1) instead of the first column", "model(...).squeeze(-1) instead of the first column",
+          "squeeze() kept one-dimensional with atleast_1d"]),
+        ("afterwards the model is in evaluation mode or back in the caller's mode", "test_get_prediction_shapes",
+         ["the model put into training mode afterwards"]),
         ("the passes run in evaluation mode", "test_get_prediction_shapes",
          ["model left in training mode", "only the top module's training flag switched off"]),
         ("without tracking gradients; autograd and the model's parameters left as found", "test_get_prediction_shapes",
@@ -292,8 +404,11 @@ REQUIREMENTS = {
         ("no printing", "test_get_prediction_shapes", ["prints its progress"]),
         ("the mean and the standard deviation of each jet's n_monte sampled outputs, in the order of x",
          "test_get_prediction_statistics",
-         ["std over the jets instead of the samples", "variance instead of std", "jets in reverse order"]),
-        ("each pass once over all jets in batches of batch_size (the last may be shorter): exactly n_monte samples per jet",
+         ["std over the jets instead of the samples", "variance instead of std", "jets in reverse order",
+          "std averaged over the jets, the same for every jet", "std of all samples pooled"]),
+        ("the std accurate for spreads down to 1e-4 next to outputs of order 1, 0 up to rounding (not NaN) for equal samples",
+         "test_get_prediction_statistics", ["one-pass std in float32", "one-pass std in float32, clamped at zero"]),
+        ("calls on batches of batch_size jets (the last may be shorter), either loop outer: exactly n_monte samples per jet",
          "test_get_prediction_statistics",
          ["all jets at once, batch_size ignored", "torch.chunk instead of batches of batch_size", "one jet at a time",
           "n_monte + 1 passes", "n_monte - 1 passes"]),
@@ -559,7 +674,7 @@ def get_prediction(x, model, n_monte=20, batch_size=1000):
     with torch.no_grad():
         for start in range(0, len(x), batch_size):
             batch = x[start:start + batch_size]
-            draws = torch.cat([model(batch) for _ in range(n_monte)], dim=1)  # (batch, n_monte)
+            draws = torch.cat([model(batch)[:, :1] for _ in range(n_monte)], dim=1)  # (batch, n_monte)
             means.append(draws.mean(dim=1))
             stds.append(draws.std(dim=1, unbiased=False))
     return torch.cat(means), torch.cat(stds)
@@ -582,11 +697,139 @@ NUMPY_INFERENCE_MODE = '''
 def get_prediction(x, model, n_monte=20, batch_size=1000):
     model.eval()
     with torch.inference_mode():
-        draws = np.stack([np.concatenate([model(x[i:i + batch_size]).reshape(-1).cpu().numpy()
+        draws = np.stack([np.concatenate([model(x[i:i + batch_size])[:, 0].cpu().numpy()
                                           for i in range(0, x.shape[0], batch_size)])
                           for _ in range(n_monte)])
     return torch.from_numpy(draws.mean(axis=0)), torch.from_numpy(draws.std(axis=0, ddof=1))
 '''
+ZEROS_CONCATENATED_KL = """
+class BBBConv2d(nn.Module):
+    def __init__(self, in_channels, out_channels, kernel_size, stride=1, padding=0, dilation=1, bias=True, priors=None):
+        super().__init__()
+        self.in_channels, self.out_channels = in_channels, out_channels
+        self.kernel_size = kernel_size if isinstance(kernel_size, tuple) else (kernel_size, kernel_size)
+        self.stride, self.padding, self.dilation = stride, padding, dilation
+        self.use_bias = bias
+        priors = {**DEFAULT_PRIORS, **(priors or {})}
+        self.prior_mu, self.prior_sigma = priors["prior_mu"], priors["prior_sigma"]
+        self.posterior_mu_initial = priors["posterior_mu_initial"]
+        self.posterior_rho_initial = priors["posterior_rho_initial"]
+        kh, kw = self.kernel_size
+        self.W_mu = nn.Parameter(torch.zeros(out_channels, in_channels, kh, kw))
+        self.W_rho = nn.Parameter(torch.zeros(out_channels, in_channels, kh, kw))
+        self.bias_mu = nn.Parameter(torch.zeros(out_channels)) if bias else None
+        self.bias_rho = nn.Parameter(torch.zeros(out_channels)) if bias else None
+        self.reset_parameters()
+
+    def reset_parameters(self):
+        self.W_mu.data.normal_(*self.posterior_mu_initial)
+        self.W_rho.data.normal_(*self.posterior_rho_initial)
+        if self.use_bias:
+            self.bias_mu.data.normal_(*self.posterior_mu_initial)
+            self.bias_rho.data.normal_(*self.posterior_rho_initial)
+
+    def forward(self, input, sample=True):
+        sampling = sample or self.training
+        weight = self.W_mu + F.softplus(self.W_rho) * torch.randn_like(self.W_rho) if sampling else self.W_mu
+        bias = self.bias_mu
+        if bias is not None and sampling:
+            bias = self.bias_mu + F.softplus(self.bias_rho) * torch.randn_like(self.bias_rho)
+        return F.conv2d(input, weight, bias, self.stride, self.padding, self.dilation)
+
+    def KL(self):
+        # one KL_DIV over all weights and biases, concatenated
+        mus = [self.W_mu.flatten()] + ([self.bias_mu] if self.use_bias else [])
+        rhos = [self.W_rho.flatten()] + ([self.bias_rho] if self.use_bias else [])
+        return KL_DIV(torch.cat(mus), F.softplus(torch.cat(rhos)), self.prior_mu, self.prior_sigma)
+"""
+SEQUENTIAL_IN_INIT = """
+class BayesConvNet2D(nn.Module):
+    def __init__(self, training_size, in_ch=1, ch=4, out_dim=1, img_sz=40):
+        super().__init__()
+        self.training_size = training_size
+        self.layers = nn.Sequential(
+            BBBConv2d(in_ch, ch, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
+            BBBConv2d(ch, 1, 5, padding=2), nn.MaxPool2d(2), nn.Flatten(),
+            VBLinear(img_sz * img_sz // 16, out_dim), nn.Sigmoid())
+
+    def forward(self, x):
+        return self.layers(x)
+
+    def KL(self):
+        return sum(m.KL() for m in self.modules() if isinstance(m, (BBBConv2d, VBLinear))) / self.training_size
+"""
+CLAMPED_BCE_SET_GRAD = """
+def train_epoch(dataloader, model, optimizer):
+    model.train()
+    values = []
+    for X, y in dataloader:
+        optimizer.zero_grad()
+        p = model(X)
+        nll = -(y * torch.log(p.clamp_min(1e-12)) + (1 - y) * torch.log((1 - p).clamp_min(1e-12))).mean()
+        kl = model.KL()
+        (nll + kl).backward()
+        optimizer.step()
+        values.append([(nll + kl).item(), kl.item(), nll.item()])
+    loss, kl, nll = np.mean(np.array(values, dtype=np.float64), axis=0)
+    return float(loss), float(kl), float(nll)
+
+
+def evaluate_model(dataloader, model, dataset_name=""):
+    model.eval()
+    values = []
+    with torch.set_grad_enabled(False):
+        kl_value = model.KL().item()
+        for X, y in dataloader:
+            nll = F.binary_cross_entropy(model(X), y).item()
+            values.append([nll + kl_value, kl_value, nll])
+    loss, kl, nll = (float(v) for v in np.mean(values, axis=0))
+    if dataset_name:
+        print(dataset_name, loss, kl, nll)
+    return loss, kl, nll
+"""
+STD_MEAN = """
+def get_prediction(x, model, n_monte=20, batch_size=1000):
+    model.eval()
+    with torch.no_grad():
+        passes = torch.stack([torch.cat([model(chunk)[:, 0] for chunk in torch.split(x, batch_size)])
+                              for _ in range(n_monte)], dim=1)
+    std, mean = torch.std_mean(passes, dim=1, correction=0)
+    return mean, std
+"""
+WELFORD_FLOAT64 = """
+def get_prediction(x, model, n_monte=20, batch_size=1000):
+    model.eval()
+    mean = torch.zeros(len(x), dtype=torch.float64, device=x.device)
+    m2 = torch.zeros_like(mean)
+    with torch.no_grad():
+        for k in range(1, n_monte + 1):
+            out = torch.empty(len(x), dtype=torch.float64, device=x.device)
+            for start in range(0, len(x), batch_size):
+                stop = min(start + batch_size, len(x))
+                out[start:stop] = model(x[start:stop])[:, 0].double()
+            delta = out - mean
+            mean += delta / k
+            m2 += delta * (out - mean)
+    return mean.float(), torch.sqrt(m2 / n_monte).float()
+"""
+ONE_PASS_FLOAT64 = """
+def get_prediction(x, model, n_monte=20, batch_size=1000):
+    was_training = model.training
+    model.eval()
+    total = torch.zeros(len(x), dtype=torch.float64)
+    total_sq = torch.zeros(len(x), dtype=torch.float64)
+    with torch.no_grad():
+        for start in range(0, len(x), batch_size):
+            stop = start + batch_size
+            for _ in range(n_monte):
+                out = model(x[start:stop])[:, 0].double()
+                total[start:stop] += out
+                total_sq[start:stop] += out**2
+    model.train(was_training)
+    mean = total / n_monte
+    # the one-pass formula in float64: accurate down to spreads of 1e-6
+    return mean, (total_sq / n_monte - mean**2).clamp(min=0).sqrt()
+"""
 ALTERNATIVES = {
     "softplus by hand with log1p, noise with normal_(), KL from torch.distributions": ("bbbconv2d", STABLE_BY_HAND),
     "Normal(...).rsample(), a float64 KL": ("bbbconv2d", DISTRIBUTIONS_LAYER),
@@ -599,6 +842,13 @@ ALTERNATIVES = {
     "batches outer, samples inner, biased std": ("get_prediction", SAMPLES_INNER),
     "the caller's mode restored, float64 samples": ("get_prediction", RESTORES_MODE_FLOAT64),
     "NumPy with ddof=1 under inference_mode": ("get_prediction", NUMPY_INFERENCE_MODE),
+    "zero-filled parameters, None biases as attributes, one KL_DIV over the concatenated parameters":
+        ("bbbconv2d", ZEROS_CONCATENATED_KL),
+    "an nn.Sequential in __init__, VBLinear(img_sz * img_sz // 16, ...)": ("bayesconvnet2d", SEQUENTIAL_IN_INIT),
+    "a clamped BCE by hand, NumPy means, torch.set_grad_enabled(False) as a context": ("train_epoch", CLAMPED_BCE_SET_GRAD),
+    "torch.std_mean without Bessel's correction": ("get_prediction", STD_MEAN),
+    "Welford's running variance in float64": ("get_prediction", WELFORD_FLOAT64),
+    "the one-pass formula in float64, batches outer, the caller's mode restored": ("get_prediction", ONE_PASS_FLOAT64),
 }
 
 (test_the_solution_gets_full_marks, _,
