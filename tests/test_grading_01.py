@@ -281,6 +281,24 @@ WRONG = {
         "            out = torch.empty(n_events, 2)\n            for i, (X, _) in enumerate(dataloader):\n"
         "                out[i * dataloader.batch_size:i * dataloader.batch_size + len(X)] = model(X)\n"
         "            passes.append(out)"),
+    # --- found by a red team that saw only the student notebook
+    "noise drawn on the CPU whatever the weights' device": (
+        "vblinear", NOISE, "self.random = torch.randn(self.mu_w.shape, dtype=self.mu_w.dtype)"),
+    "validation switches autograd on at the end, whatever the caller had": (
+        "train_epoch", "    nll = float(np.mean(nll_per_batch))", "    torch.set_grad_enabled(True)\n    nll = float(np.mean(nll_per_batch))"),
+    "training switches autograd on for good": (
+        "train_epoch", "    per_batch = []\n", "    torch.set_grad_enabled(True)\n    per_batch = []\n"),
+    "training switches every resample flag on": (
+        "train_epoch", "    per_batch = []\n",
+        "    for layer in model.modules():\n        if hasattr(layer, 'resample'):\n            layer.resample = True\n    per_batch = []\n"),
+    "prediction switches every resample flag on": (
+        "get_prediction", "    with torch.no_grad():\n        passes",
+        "    for layer in model.modules():\n        if hasattr(layer, 'resample'):\n            layer.resample = True\n"
+        "    with torch.no_grad():\n        passes"),
+    "prediction with a warm-up pass": (
+        "get_prediction", "    with torch.no_grad():\n        passes",
+        "    with torch.no_grad():\n        [model(X) for X, _ in dataloader]\n        passes"),
+    "prediction mean is the median": ("get_prediction", "mean = means.mean(dim=0)", "mean = means.median(dim=0).values"),
 }
 
 
@@ -670,6 +688,8 @@ REQUIREMENTS = {
                                      "KL with a detached logsig2_w", "logsig2_w frozen (requires_grad=False)"]),
         ("the noise is drawn in the weights' dtype; outputs in the layer's dtype", "test_vblinear_dtypes",
          ["noise always float32", "noise float32, cast by type promotion"]),
+        ("the noise is drawn on the weights' device", "test_vblinear_dtypes",
+         ["noise drawn on the CPU whatever the weights' device"]),
     ],
     "neg_log_gauss": [
         ("the mean over the events of (mean - A)^2 / (2 sigma^2) + ln(sigma^2) / 2, column 0 the mean, column 1 "
@@ -713,12 +733,16 @@ REQUIREMENTS = {
          ["training averages per event", "training counts batches from dataloader.batch_size",
           "training returns the last batch's values"]),
         ("train_epoch leaves autograd, the default dtype and requires_grad as it found them", "test_train_epoch_runs",
-         ["training freezes the parameters at the end", "training leaves autograd off"]),
+         ["training freezes the parameters at the end", "training leaves autograd off",
+          "training switches autograd on for good"]),
+        ("train_epoch leaves the layers' resample flags as it found them", "test_train_epoch_runs",
+         ["training switches every resample flag on"]),
         ("validate_epoch computes no gradients", "test_validate_epoch",
          ["validation with gradients", "validation freezes the parameters instead of no_grad"]),
         ("validate_epoch leaves autograd, the default dtype, requires_grad and the resample flags as it found them", "test_validate_epoch",
          ["validation leaves autograd off", "validation freezes the parameters instead of no_grad",
-          "validation leaves resample off"]),
+          "validation leaves resample off",
+          "validation switches autograd on at the end, whatever the caller had"]),
         ("validate_epoch: (total, KL, NLL) as Python floats, each the mean over the batches (every batch once)",
          "test_validate_epoch",
          ["validation averages per event", "validation sums over the batches",
@@ -737,12 +761,14 @@ REQUIREMENTS = {
         ("sigma_model = the standard deviation of the sampled means (1/n or 1/(n-1))", "test_get_prediction_statistics",
          ["sigma_model from the variances"]),
         ("exactly n_monte passes; mean = the average of the sampled means, in the loader's order",
-         "test_get_prediction_statistics", ["n_monte + 1 passes", "n_monte - 1 passes"]),
+         "test_get_prediction_statistics", ["n_monte + 1 passes", "n_monte - 1 passes", "prediction with a warm-up pass",
+                                              "prediction mean is the median"]),
         ("any loader: batch_size None, batches of any sizes, a last batch of one", "test_get_prediction_loaders_and_state",
          ["squeeze breaks a batch of one", "batch offsets from dataloader.batch_size", "batches stacked instead of concatenated"]),
         ("afterwards autograd, the default dtype, requires_grad and the resample flags are as they were", "test_get_prediction_loaders_and_state",
          ["prediction leaves autograd off", "one network per pass, resample left off", "prediction switches resampling off",
-          "prediction freezes the parameters instead of no_grad", "prediction changes the default dtype"]),
+          "prediction freezes the parameters instead of no_grad", "prediction changes the default dtype",
+          "prediction switches every resample flag on"]),
     ],
 }
 
