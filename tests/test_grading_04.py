@@ -185,6 +185,23 @@ WRONG = {
         ("np.asarray(constituents, dtype=np.float32)", "return np.where(mask[..., None], features, 0.0).astype(np.float64)")),
     "the input's padding overwritten in place": (
         "jet_axis_features", "    jet = x.sum(axis=1)  # (N, 4)\n", "    jet = x.sum(axis=1)  # (N, 4)\n    x[~mask] = 1.0\n"),
+    # ---- found by a red team that saw only the student notebook
+    "Phi on the raw padding, its outputs masked: nan gradients": _latent(
+        "        real = m.bool().unsqueeze(-1)\n        phi = torch.where(real, self.Phi(x), torch.zeros(()))\n"
+        "        return phi.sum(dim=1) / real.sum(dim=1)"),
+    "True only at the epoch bad_epochs reaches patience": (
+        "early_stopping", "return self.bad_epochs >= self.patience", "return self.bad_epochs == self.patience"),
+    "only the parameters copied (no buffers)": (
+        "early_stopping", COPY + "\n", "{name: p.detach().clone() for name, p in model.named_parameters()}\n"),
+    "predict_proba puts the model in training mode at the end": (
+        "predict", "    return np.concatenate(truths), np.concatenate(preds)",
+        "    model.train()\n    return np.concatenate(truths), np.concatenate(preds)"),
+    "latent puts the model in training mode at the end": (
+        "predict", "    return np.concatenate(parts)", "    model.train()\n    return np.concatenate(parts)"),
+    "computed in the input's dtype, converted at the end": (
+        "jet_axis_features", "x = np.asarray(constituents, dtype=np.float64)", "x = np.asarray(constituents)"),
+    "the jet sum in the input's dtype": (
+        "jet_axis_features", "jet = x.sum(axis=1)  # (N, 4)", "jet = np.asarray(constituents).sum(axis=1).astype(np.float64)"),
 }
 
 # ------------------------------------------------------------------ the requirement-to-test table
@@ -199,6 +216,8 @@ REQUIREMENTS = {
         ("padded slots never enter, whatever values x holds there, nan and inf included", "test_pfn_masking",
          ["mean over every slot, padding included", "Phi(x) times the mask: nan or inf in a padded slot leaks",
           "inputs masked, but Phi(0) of the padding still summed"]),
+        ("padded slots never enter the gradients either (nan or inf in the padding)", "test_pfn_masking",
+         ["Phi on the raw padding, its outputs masked: nan gradients"]),
         ("latent of shape (N, inner_dim), forward of shape (N, 1), for any N >= 1 and inner_dim >= 1", "test_pfn_shapes",
          ["squeezed latent: one jet or inner_dim=1 lose an axis", "forward squeezed to (N,)"]),
         ("a float and a bool mask give the same result", "test_pfn_shapes", ["a bool mask breaks the count (1 - m)"]),
@@ -219,6 +238,10 @@ REQUIREMENTS = {
          ["best epoch counted from 0", "first epoch skipped", "best loss starts at 1000"]),
         ("an improvement resets bad_epochs to 0; step returns True once bad_epochs reaches patience",
          "test_early_stopping_sequence", ["stops one epoch late", "bad epochs never reset"]),
+        ("step returns True whenever bad_epochs >= patience, False otherwise", "test_early_stopping_sequence",
+         ["True only at the epoch bad_epochs reaches patience"]),
+        ("best_state is the whole state_dict, parameters and buffers", "test_early_stopping_best_weights",
+         ["only the parameters copied (no buffers)"]),
         ("best_state: a copy of the state_dict at the best epoch that later training does not change",
          "test_early_stopping_best_weights",
          ["the live state_dict kept, not a copy", "a shallow copy of the state_dict",
@@ -237,6 +260,10 @@ REQUIREMENTS = {
           "the last, incomplete batch dropped"]),
         ("the model runs in evaluation mode without tracking gradients (predict_proba)", "test_predict_proba",
          ["model left in training mode", "gradients tracked"]),
+        ("afterwards the model is in evaluation mode or back in the caller's mode (predict_proba)", "test_predict_proba",
+         ["predict_proba puts the model in training mode at the end"]),
+        ("afterwards the model is in evaluation mode or back in the caller's mode (latent)", "test_latent_batched",
+         ["latent puts the model in training mode at the end"]),
         ("afterwards autograd and requires_grad are as before the call (predict_proba)", "test_predict_proba",
          ["predict_proba leaves autograd switched off", "parameters frozen instead of no_grad"]),
         ("latent: model.latent(X, M) of every jet in dataset order, a NumPy array (N, inner_dim), also for inner_dim 1",
@@ -253,6 +280,8 @@ REQUIREMENTS = {
          ["computed in float32"]),
         ("computed in float64 (to float64 precision), returned as a float64 NumPy array", "test_jet_axis_values",
          ["computed in float32", "computed in float32, returned as float64"]),
+        ("float32 input: computed in float64 all the same (float32 arithmetic converted at the end is not enough)",
+         "test_jet_axis_values", ["computed in the input's dtype, converted at the end", "the jet sum in the input's dtype"]),
         ("the input array is left unchanged", "test_jet_axis_shapes_and_padding", ["the input's padding overwritten in place"]),
         ("the six features in the table's order, log the natural logarithm, phi = arctan2(py, px)", "test_jet_axis_values",
          ["delta eta with the wrong sign", "energy fraction with pT", "log10 instead of the natural logarithm",
@@ -336,7 +365,7 @@ class EarlyStopping:
             self.best_epoch = self.epoch
             self.best_state = copy.deepcopy(model.state_dict())
         self.bad_epochs = 0 if improved else self.bad_epochs + 1
-        return self.bad_epochs == self.patience
+        return self.bad_epochs >= self.patience
 
     def restore(self, model):
         model.load_state_dict(copy.deepcopy(self.best_state))
@@ -494,7 +523,6 @@ def jet_axis_features(constituents):
 '''
 ALTERNATIVES = {
     "einsum pooling with a float mask, padded inputs zeroed first": ("pseudo_particle_flow", EINSUM_POOLING),
-    "torch.where pooling with a bool mask": ("pseudo_particle_flow", WHERE_POOLING),
     "Phi on the real constituents only, index_add per jet": ("pseudo_particle_flow", GATHER_POOLING),
     "masked_fill and nanmean": ("pseudo_particle_flow", NANMEAN_POOLING),
     "nan_to_num, then the mask as weights": ("pseudo_particle_flow", NAN_TO_NUM_POOLING),
