@@ -15,7 +15,6 @@ notebook's stored run on the same CPU type.
 from __future__ import annotations
 
 import argparse
-import ast
 import contextlib
 import io
 import math
@@ -32,23 +31,9 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from course_utils.instructor import notebooks  # noqa: E402
+from course_utils.instructor.inprocess_grading import definitions_only  # noqa: E402
 
 ASSIGNMENT = "02_mnist_bayes_by_backprop"
-
-
-def _definitions(source: str) -> str:
-    """Imports, functions, classes and assignments of literals of one notebook cell."""
-    kept = []
-    for node in ast.parse(source).body:
-        if isinstance(node, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.ClassDef)):
-            kept.append(node)
-        elif isinstance(node, ast.Assign):
-            try:
-                ast.literal_eval(node.value)
-            except ValueError:
-                continue
-            kept.append(node)
-    return ast.unparse(ast.Module(body=kept, type_ignores=[]))
 
 
 def notebook_namespace(scale: str) -> dict:
@@ -63,7 +48,7 @@ def notebook_namespace(scale: str) -> dict:
         settings_cell = "SETTINGS = {" in source
         if settings_cell:
             namespace["SCALE"] = scale
-        code = source if settings_cell else _definitions(source)
+        code = source if settings_cell else definitions_only(source)
         with contextlib.redirect_stdout(io.StringIO()):
             exec(compile(code, "notebook", "exec"), namespace)  # noqa: S102
     namespace["PRIOR"] = dict(pi=0.5, sigma1=1.0, sigma2=math.exp(-6))

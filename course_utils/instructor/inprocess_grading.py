@@ -21,7 +21,7 @@ from . import notebooks
 os.environ.setdefault("MPLBACKEND", "Agg")
 
 
-def _definitions_only(source: str) -> str:
+def definitions_only(source: str) -> str:
     """Imports, function and class definitions and literal assignments of a cell."""
     kept = []
     for node in ast.parse(source).body:
@@ -99,7 +99,7 @@ def _grade(solution, answers: dict[str, str]) -> GradeReport:
         elif meta.get("grade"):
             source = cell.source
         else:
-            source = _definitions_only(cell.source)
+            source = definitions_only(cell.source)
         try:
             with contextlib.redirect_stdout(io.StringIO()):
                 exec(compile(source, meta.get("grade_id", "cell"), "exec"), namespace)  # noqa: S102
