@@ -62,7 +62,8 @@ def lab(root, tmp_path_factory, notebook_env):
     (settings / "tracker.jupyterlab-settings").write_text('{"windowingMode": "none"}')
     port, token = free_port(), uuid.uuid4().hex
     env = {**notebook_env, "COURSE_SCALE": "grading", "JUPYTERLAB_SETTINGS_DIR": str(course / "lab-settings")}
-    arguments = f"--no-browser --port={port} --IdentityProvider.token={token} --ServerApp.port_retries=0"
+    arguments = (f"--no-browser --port={port} --IdentityProvider.token={token} --ServerApp.port_retries=0 "
+                 f"--LabApp.workspaces_dir={course / 'workspaces'}")  # not the user's saved layouts
     server = subprocess.Popen(["make", "-s", "lab", f"LAB_DIR={course}", f"LAB_ARGS={arguments}"], cwd=root, env=env,
                               stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True, start_new_session=True)
     url = f"http://127.0.0.1:{port}"
@@ -108,7 +109,9 @@ def kernel_idle_on_server(lab, name) -> bool:
 
 def open_notebook(page, lab, name):
     url, token, _ = lab
-    page.goto(f"{url}/lab/tree/notebooks/{ASSIGNMENT}/{name}?token={token}")
+    # a workspace of its own: only this notebook open, whatever an earlier test left open
+    workspace = Path(name).stem.replace("_", "-")
+    page.goto(f"{url}/lab/workspaces/{workspace}/tree/notebooks/{ASSIGNMENT}/{name}?token={token}")
     page.wait_for_selector(f"{PANEL} .jp-Cell", state="attached")
     page.wait_for_selector(f"{PANEL} .validate-button")  # nbgrader's toolbar button
     page.wait_for_selector(f"{PANEL} .jp-Notebook-ExecutionIndicator[data-status='idle']", state="attached")
@@ -117,7 +120,6 @@ def open_notebook(page, lab, name):
     while not kernel_idle_on_server(lab, name):
         assert time.monotonic() < deadline, f"the kernel of {name} did not start: {page_state(page)}"
         time.sleep(0.5)
-    page.locator(f"{PANEL} .jp-Cell").first.click()  # the notebook is the current widget that Run All acts on
 
 
 #: prompts, kernel indicator and open dialogs of the notebook in front: what a failing wait saw
