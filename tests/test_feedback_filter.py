@@ -3,8 +3,10 @@ from __future__ import annotations
 
 import nbformat
 
-from course_utils.instructor.sandbox.feedback_filter import (HIDDEN_NOTE, MESSAGE_LIMIT, REDACTED, filter_feedback,
-                                                             redact, split_hidden)
+import codecs
+
+from course_utils.instructor.sandbox.feedback_filter import (HIDDEN_NOTE, MESSAGE_LIMIT, REDACTED, WITHHELD,
+                                                             filter_feedback, from_the_tests, redact, split_hidden)
 
 HIDDEN_LINE = "assert abs(kl - 3.2188758248682006) < 1e-6, 'the KL of the reference layer'"
 GRADE = ("value = answer()\nassert value == 2, 'answer() must be 2'\n### BEGIN HIDDEN TESTS\n" + HIDDEN_LINE
@@ -54,9 +56,54 @@ def test_feedback_shows_no_hidden_test_and_nothing_printed_after_the_first_one()
     assert answer.outputs[0]["text"].startswith("def answer") and plot.outputs[0]["data"]["image/png"] == "AAAA"
     assert HIDDEN_LINE not in graded.source and "HIDDEN TESTS" not in graded.source
     assert [(o["output_type"], o["ename"], o["evalue"]) for o in graded.outputs] == [
-        ("error", "AssertionError", f"answer() must be 2 {REDACTED}")]
-    assert graded.outputs[0]["traceback"] == [f"AssertionError: answer() must be 2 {REDACTED}"]
+        ("error", "AssertionError", WITHHELD)]  # not a message the tests write: the student's code made it
+    assert graded.outputs[0]["traceback"] == [f"AssertionError: {WITHHELD}"]
     assert stolen.outputs == [stream(HIDDEN_NOTE + "\n")]
     assert visible.outputs == []  # a passing test after the hidden ones: its score says it all
     assert notes.source.startswith("# my notes: ### BEGIN HIDDEN TESTS")  # the student's own text, left alone
     assert HIDDEN_LINE not in nbformat.writes(notebook)
+
+
+SOURCE = ("value = answer()\nassert value == 2, 'answer() must be 2'\n### BEGIN HIDDEN TESTS\n"
+          "assert abs(kl - 3.2) < 1e-6, f'the KL of the reference layer is {kl}, expected 3.2'\n"
+          "returns.assert_tensor(out, 'the output of one jet', (1, 5))\n### END HIDDEN TESTS\n")
+
+
+def test_feedback_shows_the_messages_the_tests_write_and_no_other():
+    """Student code can raise any message (the hidden tests' source, rot13-encoded): only the assertion messages of
+    the cell and of the course's test helpers are shown, their formatted values without foreign words."""
+    shown = ["answer() must be 2", "the KL of the reference layer is 2.9999, expected 3.2",
+             "the KL of the reference layer is tensor(2.5, dtype=torch.float64), expected 3.2",
+             "the output of one jet has shape (5,), expected (1, 5)"]
+    hidden = split_hidden(SOURCE)[1][0]
+    withheld = [f"answer() must be 2 {hidden}", codecs.encode(hidden, "rot13"),
+                "the KL of the reference layer is abs kl reference, expected 3.2 returns assert_tensor",
+                "the KL of the reference layer is vgf uvqqra, expected 3.2", "shapes cannot be multiplied (2x3 and 4x5)"]
+    for message in shown:
+        assert from_the_tests(message, SOURCE), message
+    for message in withheld:
+        assert not from_the_tests(message, SOURCE), message
+
+
+def test_feedback_names_only_builtin_errors_and_the_graders_own():
+    cells = [grade_cell(SOURCE, error(name, message)) for name, message in (
+        ("NotImplementedError", ""), ("assert_abs_kl_reference", "answer() must be 2"),
+        ("KernelDied", "the kernel died in cell 4 (out of memory, or killed by the code); this cell and the ones after it did not run"),
+        ("KernelDied", codecs.encode(split_hidden(SOURCE)[1][0], "rot13")))]
+    notebook = nbformat.v4.new_notebook(cells=cells)
+    filter_feedback(notebook)
+    assert [(c.outputs[0]["ename"], c.outputs[0]["evalue"]) for c in notebook.cells] == [
+        ("NotImplementedError", ""), ("Error", "answer() must be 2"),
+        ("KernelDied", "the kernel died in cell 4 (out of memory, or killed by the code); this cell and the ones after it "
+                       "did not run"), ("KernelDied", WITHHELD)]
+
+
+def test_feedback_text_has_no_colour_codes_and_a_bounded_length():
+    """Megabytes of terminal colour codes made feedback take minutes: they are dropped and long text is cut."""
+    from course_utils.instructor.sandbox.feedback_filter import FEEDBACK_TEXT_LIMIT
+
+    flood = "\x1b[31mred\x1b[0m " * 200_000
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("print(flood)", outputs=[stream(flood)])])
+    filter_feedback(notebook)
+    text = notebook.cells[0].outputs[0]["text"]
+    assert "\x1b" not in text and text.startswith("red red ") and len(text) <= FEEDBACK_TEXT_LIMIT + 100

@@ -322,6 +322,32 @@ def test_kernels_of_two_workers_cannot_reach_each_other(isolation, places):
         second.close()
 
 
+#: add_key(2) into the user keyring (@u) and keyctl(KEYCTL_SEARCH) of it, for x86-64, by ctypes in the kernel
+KEYS = ("import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\n"
+        "def add(data):\n    return libc.syscall(ctypes.c_long(248), b'user', b'left-behind', data, ctypes.c_size_t(len(data)),"
+        " ctypes.c_long(-4))\n"
+        "def find():\n    return libc.syscall(ctypes.c_long(250), ctypes.c_long(10), ctypes.c_long(-4), b'user', b'left-behind',"
+        " ctypes.c_long(0))\n")
+
+
+def test_nothing_stored_in_the_keyrings_is_left_for_the_next_kernel(isolation, places):
+    """The kernel's keyrings outlive every process of their user: the grader empties them after each kernel."""
+    if os.uname().machine != "x86_64" or isolation.mode != "user":
+        pytest.skip("the keyring probe is written for x86-64 and per-worker users (as root)")
+    first = Kernel(places["work"], places["submission"], places["data"], slot=3)
+    try:
+        first.run(KEYS)
+        assert first.value("add(b'a note for the next student')") > 0 and first.value("find()") > 0
+    finally:
+        first.close()
+    second = Kernel(places["work"], places["submission"], places["data"], slot=3)
+    try:
+        second.run(KEYS)
+        assert second.value("find()") == -1, "a key stored by the previous kernel of this worker is still there"
+    finally:
+        second.close()
+
+
 def test_an_interrupt_reaches_the_kernel(kernel):
     """A runaway cell is interrupted (by a message: bubblewrap, not the kernel, is the grader's child)."""
     message = kernel.client.execute("while True:\n    pass")

@@ -200,3 +200,14 @@ def test_only_cells_the_student_could_edit_are_scanned(root):
     assert scan_notebook(submission, solution, release) == []
     submission.cells[0].source += "\n"
     assert [f.what for f in scan_notebook(submission, solution, release)] == ["get_ipython"]
+
+
+def test_code_nested_too_deeply_to_scan_is_flagged_and_the_scan_goes_on():
+    """A sum of 3000 terms is valid Python that the scan's tree walk cannot follow: flagged, never a crash
+    that would stop the class run."""
+    context = context_of([], ["assert f(1) == 2"], ["def f(x):\n    return 2 * x"])
+    deep = "_padding = " + " + ".join(["1"] * 3000) + "\ndef f(x):\n    return 2 * x"
+    from course_utils.instructor.sandbox.tamper_scan import scan_cells
+
+    findings = scan_cells([(3, deep), (4, "y = f(2)")], context)
+    assert [(f.cell, f.what) for f in findings] == [(3, "code nested too deeply to scan")]

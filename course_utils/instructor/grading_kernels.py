@@ -23,6 +23,7 @@ import hashlib
 import json
 import random
 import resource
+import secrets
 from pathlib import Path
 
 import nbformat
@@ -64,7 +65,16 @@ def error_output(name: str, message: str) -> NotebookNode:
 
 class HardenedExecute(Execute):
     """nbgrader's ``Execute`` that survives the kernel's death: the rest of the notebook scores 0. A cell's
-    outputs beyond :data:`OUTPUT_LIMIT_MB` are dropped (its errors never)."""
+    outputs beyond :data:`OUTPUT_LIMIT_MB` are dropped (its errors never).
+
+    What a submission's cell metadata or outputs say does not decide its grade: every cell runs, whatever
+    tags it carries (nbclient skips cells tagged ``skip-execution``: here the skip tag is a secret of the
+    run), and a grade cell's results are shown as displays, never as nbgrader's partial credit (a number a
+    cell returns would otherwise be its score, even before its error)."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self.skip_cells_with_tag = f"never-skipped-{secrets.token_hex(16)}"
 
     def preprocess(self, nb, resources=None, km=None):
         self._death_message = ""
@@ -93,7 +103,8 @@ class HardenedExecute(Execute):
                 cell.outputs = [error_output(KERNEL_DIED, self._death_message)]
             return cell, self.resources
         try:
-            return super().preprocess_cell(cell, resources, index)
+            cell, resources = super().preprocess_cell(cell, resources, index)
+            return no_partial_credit(cell), resources
         except DeadKernelError:
             reason = "out of memory, or killed by the code"
         except CellTimeoutError:  # it ignored the interrupt at the time limit: the kernel is stopped at the end
@@ -104,6 +115,15 @@ class HardenedExecute(Execute):
         self.log.warning("Kernel lost in cell %d (%s); the cells after it are not run", number, reason)
         cell.outputs.append(error_output(KERNEL_DIED, self._death_message))
         return cell, self.resources
+
+
+def no_partial_credit(cell: NotebookNode) -> NotebookNode:
+    """A grade cell's ``execute_result`` outputs as ``display_data``: the course's tests pass or fail, and
+    nbgrader would take a number the cell returns (the student's code can make it return one) as its score."""
+    if cell.cell_type == "code" and cell.get("metadata", {}).get("nbgrader", {}).get("grade"):
+        cell.outputs = [nbformat.v4.new_output("display_data", data=out.get("data", {}), metadata=out.get("metadata", {}))
+                        if out.get("output_type") == "execute_result" else out for out in cell.get("outputs", [])]
+    return cell
 
 
 class SandboxedExecute(HardenedExecute):

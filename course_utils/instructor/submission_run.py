@@ -161,7 +161,10 @@ def prescan(snapshot: RunSnapshot, student: str) -> list[str]:
             release = nbformat.read(str(release_path), as_version=4) if release_path.is_file() else source
         except Exception:  # missing or unreadable: phase 1 reports it
             continue
-        found += [str(finding) for finding in scan_notebook(notebook, source, release)]
+        try:
+            found += [str(finding) for finding in scan_notebook(notebook, source, release)]
+        except Exception as error:  # whatever a submission holds, the class run goes on: phase 1 decides its flags
+            found.append(f"{source_path.name}: the scan stopped ({type(error).__name__})")
     return found
 
 

@@ -21,8 +21,8 @@ from pathlib import Path
 from jupyter_client.manager import AsyncKernelManager
 from traitlets import CaselessStrEnum, Integer, Unicode
 
-from .kernel_sandbox import (WORKDIR, Limits, detect_isolation, font_cache, kernel_environment, kernel_user,
-                             notebook_view, sandbox_command, write_identity)
+from .kernel_sandbox import (WORKDIR, Limits, clear_keyrings, detect_isolation, font_cache, kernel_environment,
+                             kernel_user, notebook_view, sandbox_command, write_identity)
 
 
 #: the kernel imports nothing from its working folder, where student code can write files (and leaves no name)
@@ -41,6 +41,7 @@ class SandboxedKernelManager(AsyncKernelManager):
     def __init__(self, **kwargs: t.Any) -> None:
         super().__init__(**kwargs)
         self._folder: Path | None = None
+        self._identity: tuple[int, int] | None = None
 
     def _data_dir(self) -> Path | None:
         value = self.data_dir or os.environ.get("COURSE_DATA_DIR", "")
@@ -51,6 +52,7 @@ class SandboxedKernelManager(AsyncKernelManager):
         if not isolation.isolated:
             raise RuntimeError(f"the sandboxed kernel manager cannot isolate kernels here: {isolation.reason}")
         user, uid, gid = kernel_user(self.slot, isolation)
+        self._identity = (uid, gid) if isolation.mode == "user" else None
         self._folder = Path(tempfile.mkdtemp(prefix="kernel-", dir=self.work_root or None))
         run_dir = self._folder / "run"
         run_dir.mkdir(mode=0o700)
@@ -100,5 +102,7 @@ class SandboxedKernelManager(AsyncKernelManager):
         if self._folder is not None and not restart:
             shutil.rmtree(self._folder, ignore_errors=True)
             self._folder = None
+            if self._identity is not None:  # nothing the kernel stored in the kernel's keyrings is left for the next one
+                clear_keyrings(*self._identity)
 
     cleanup_resources = _async_cleanup_resources  # nbclient calls this name

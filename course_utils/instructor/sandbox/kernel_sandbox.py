@@ -338,3 +338,27 @@ def sandbox_command(command: list[str], isolation: Isolation, limits: Limits, *,
         args += ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", "--inh-caps=-all",
                  "--bounding-set=-all", "--no-new-privs", "--"]
     return args + list(command)
+
+
+#: keyctl's system call number per machine; KEYCTL_CLEAR and the special ids of the user and user-session keyrings
+KEYCTL = {"x86_64": 250, "aarch64": 219}
+KEYCTL_CLEAR, USER_KEYRINGS = 7, (-4, -5)
+
+
+def keyring_command(uid: int, gid: int, action: str = "clear") -> list[str]:
+    """A command that, as ``uid``, empties that user's kernel keyrings (``action="clear"``). The kernel keeps a
+    user's keyrings after every process of the user has ended, so without it one student's kernel could leave
+    data there for the next student graded by the same worker."""
+    number = KEYCTL.get(os.uname().machine)
+    program = (f"import ctypes; libc = ctypes.CDLL(None, use_errno=True); "
+               f"print([libc.syscall(ctypes.c_long({number}), ctypes.c_long({KEYCTL_CLEAR}), ctypes.c_long(ring)) "
+               f"for ring in {USER_KEYRINGS}])")
+    return ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", "--", sys.executable, "-c", program]
+
+
+def clear_keyrings(uid: int, gid: int) -> bool:
+    """Empty ``uid``'s user keyrings (as root, on a machine whose keyctl number is known); True if it ran."""
+    if os.geteuid() != 0 or KEYCTL.get(os.uname().machine) is None or not shutil.which("setpriv"):
+        return False
+    subprocess.run(keyring_command(uid, gid), capture_output=True, timeout=60)
+    return True

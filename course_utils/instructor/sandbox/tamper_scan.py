@@ -134,6 +134,10 @@ BUILTIN_NAMES = set(dir(builtins))
 REEXPORTED = {"sys", "os", "builtins"} | {name for name in FORBIDDEN_MODULES if "." not in name}
 
 
+#: why a cell the scan cannot follow to the end is flagged all the same
+UNSCANNABLE = "the scan cannot check what it does; an instructor reads it"
+
+
 @dataclass(frozen=True)
 class Finding:
     """One construct an answer never needs, where it is."""
@@ -518,14 +522,21 @@ def scan_bindings(source: str, context: Context, imports: dict[str, str]) -> lis
 def scan_cells(cells: list[tuple[int, str]], context: Context) -> list[Finding]:
     """Findings in the student-editable ``cells`` (index, source) of one notebook."""
     imports = dict(context.imports)
-    for _, source in cells:
-        tree = _parse(source)
-        if tree is not None:
-            imports.update({k: v for k, v in _imports_of(tree).items() if k not in imports})
-    findings = []
+    findings, scannable = [], []
     for index, source in cells:
-        for line, what, why in scan_source(source, imports) + scan_bindings(source, context, imports):
-            findings.append(Finding(index, line, what, why))
+        try:
+            tree = _parse(source)
+            if tree is not None:
+                imports.update({k: v for k, v in _imports_of(tree).items() if k not in imports})
+            scannable.append((index, source))
+        except (RecursionError, MemoryError):  # nested deeper than the scan can follow: it cannot vouch for it
+            findings.append(Finding(index, 1, "code nested too deeply to scan", UNSCANNABLE))
+    for index, source in scannable:
+        try:
+            found = scan_source(source, imports) + scan_bindings(source, context, imports)
+        except (RecursionError, MemoryError):
+            found = [(1, "code nested too deeply to scan", UNSCANNABLE)]
+        findings += [Finding(index, line, what, why) for line, what, why in found]
     return findings
 
 
