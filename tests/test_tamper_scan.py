@@ -82,6 +82,9 @@ def test_the_demo_attacks_are_flagged_as_expected(root, assignment):
 
 
 ATTACKS = {
+    "code from a hex string run by timeit": "import timeit\ntimeit.timeit(stmt=bytes.fromhex('7072696e74283129').decode(), number=1)",
+    "code from a string run by the profiler": "import cProfile\ncProfile.run('print(1)')",
+    "code from a string run by torch's benchmark timer": "from torch.utils import benchmark\nbenchmark.Timer(stmt='print(1)').timeit(1)",
     "an IPython hook": "ip = get_ipython()\nip.events.register('post_run_cell', lambda result: None)",
     "a silenced traceback": "import IPython\nIPython.get_ipython().showtraceback = lambda *a, **k: None",
     "the shell through exit": "shell = exit._ip",

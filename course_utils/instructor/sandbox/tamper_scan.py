@@ -46,6 +46,11 @@ FORBIDDEN_MODULES = {
     "ast": "rewriting code", "dis": "code objects", "tokenize": "rewriting code", "symtable": "code objects",
     "joblib": "running code from data", "yaml": "running code from data", "pkg_resources": "module loading",
     "importlib_metadata": "module loading", "cffi": "raw memory",
+    # each runs code given as a string (timeit.timeit(stmt=...), profile.run(...), a debugger's commands, doctests)
+    "timeit": "running code from strings", "profile": "running code from strings", "cProfile": "running code from strings",
+    "pdb": "running code from strings", "bdb": "running code from strings", "doctest": "running code from strings",
+    "trace": "running code from strings", "torch.utils.benchmark": "running code from strings",
+    "sympy": "running code from strings",
 }
 #: dotted names (after resolving import aliases) an answer never uses; a prefix matches its attributes too
 FORBIDDEN_DOTTED = {
