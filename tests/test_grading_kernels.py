@@ -50,18 +50,20 @@ def _grade_cell(source: str, grade_id: str, **metadata) -> nbformat.NotebookNode
 
 def test_a_cell_scores_by_its_tests_not_by_its_tags_or_a_number_it_returns():
     """A grade cell tagged skip-execution still runs; a number it returns (the student's code can make it
-    return one, even just before it raises) is shown, never taken as nbgrader's partial credit."""
+    return one, even just before it raises) is shown, never taken as nbgrader's partial credit; a warning
+    on stderr does not cost a passing test its points."""
     from nbgrader.utils import determine_grade
 
     notebook = nbformat.v4.new_notebook(cells=[
         _grade_cell("raise AssertionError('a hidden test fails')", "tagged", tags=["skip-execution"]),
         _grade_cell("get_ipython().displayhook(1.0)\nraise AssertionError('a test fails')", "number_then_error"),
         _grade_cell("0.25", "returns_a_quarter"),
+        _grade_cell("import warnings\nwarnings.warn('a right answer made torch warn')\nassert 1 + 1 == 2", "warns"),
         _grade_cell("assert 1 + 1 == 2", "passes")])
     notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
     HardenedExecute(timeout=60).preprocess(notebook, {"metadata": {"path": "."}})
     scores = {cell.metadata.nbgrader.grade_id: determine_grade(cell)[0] for cell in notebook.cells}
-    assert scores == {"tagged": 0, "number_then_error": 0, "returns_a_quarter": 1.0, "passes": 1.0}
+    assert scores == {"tagged": 0, "number_then_error": 0, "returns_a_quarter": 1.0, "warns": 1.0, "passes": 1.0}
     assert notebook.cells[0].outputs[0]["evalue"] == "a hidden test fails"  # it ran
     assert [o["output_type"] for o in notebook.cells[2].outputs] == ["display_data"]  # still shown
 

@@ -69,8 +69,7 @@ class HardenedExecute(Execute):
 
     What a submission's cell metadata or outputs say does not decide its grade: every cell runs, whatever
     tags it carries (nbclient skips cells tagged ``skip-execution``: here the skip tag is a secret of the
-    run), and a grade cell's results are shown as displays, never as nbgrader's partial credit (a number a
-    cell returns would otherwise be its score, even before its error)."""
+    run), and a grade cell scores by its errors alone (:func:`scored_by_errors_only`)."""
 
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
@@ -104,7 +103,7 @@ class HardenedExecute(Execute):
             return cell, self.resources
         try:
             cell, resources = super().preprocess_cell(cell, resources, index)
-            return no_partial_credit(cell), resources
+            return scored_by_errors_only(cell), resources
         except DeadKernelError:
             reason = "out of memory, or killed by the code"
         except CellTimeoutError:  # it ignored the interrupt at the time limit: the kernel is stopped at the end
@@ -117,12 +116,21 @@ class HardenedExecute(Execute):
         return cell, self.resources
 
 
-def no_partial_credit(cell: NotebookNode) -> NotebookNode:
-    """A grade cell's ``execute_result`` outputs as ``display_data``: the course's tests pass or fail, and
-    nbgrader would take a number the cell returns (the student's code can make it return one) as its score."""
-    if cell.cell_type == "code" and cell.get("metadata", {}).get("nbgrader", {}).get("grade"):
-        cell.outputs = [nbformat.v4.new_output("display_data", data=out.get("data", {}), metadata=out.get("metadata", {}))
-                        if out.get("output_type") == "execute_result" else out for out in cell.get("outputs", [])]
+def scored_by_errors_only(cell: NotebookNode) -> NotebookNode:
+    """A grade cell's outputs such that nbgrader scores it by its errors alone: the course's tests pass or
+    raise. ``execute_result`` becomes ``display_data`` (nbgrader takes a number the cell returns as its
+    score, and student code can make it return one) and text on stderr goes to stdout (nbgrader scores a
+    cell that printed a warning 0: a right answer that makes torch warn would lose the test's points)."""
+    if cell.cell_type != "code" or not cell.get("metadata", {}).get("nbgrader", {}).get("grade"):
+        return cell
+    outputs = []
+    for out in cell.get("outputs", []):
+        if out.get("output_type") == "execute_result":
+            out = nbformat.v4.new_output("display_data", data=out.get("data", {}), metadata=out.get("metadata", {}))
+        elif out.get("output_type") == "stream" and out.get("name") == "stderr":
+            out = nbformat.v4.new_output("stream", name="stdout", text=out.get("text", ""))
+        outputs.append(out)
+    cell.outputs = outputs
     return cell
 
 
