@@ -75,6 +75,18 @@ def test_feedback_shows_the_messages_the_tests_write_and_no_other():
     shown = ["answer() must be 2", "the KL of the reference layer is 2.9999, expected 3.2",
              "the KL of the reference layer is tensor(2.5, dtype=torch.float64), expected 3.2",
              "the output of one jet has shape (5,), expected (1, 5)"]
+    import torch
+
+    from course_utils.gradecells import state
+
+    before = state.snapshot(torch.nn.Linear(2, 1))
+    with torch.no_grad():
+        after = state.snapshot(torch.nn.Linear(2, 1))
+    try:  # what a test helper reports in its own words
+        state.assert_state_kept(before, after, "the output of one jet")
+    except AssertionError as error:
+        shown.append(str(error))
+    assert len(shown) == 5
     hidden = split_hidden(SOURCE)[1][0]
     withheld = [f"answer() must be 2 {hidden}", codecs.encode(hidden, "rot13"),
                 "the KL of the reference layer is abs kl reference, expected 3.2 returns assert_tensor",

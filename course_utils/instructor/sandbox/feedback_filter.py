@@ -108,6 +108,13 @@ def grader_words() -> frozenset[str]:
     return frozenset(_words((GRADECELLS.parent / "instructor" / "grading_kernels.py").read_text()))
 
 
+@functools.lru_cache(maxsize=1)
+def gradecells_words() -> frozenset[str]:
+    """The words of the test helpers' own strings (what they report, e.g. which state a call left behind)."""
+    return frozenset(w for path in sorted(GRADECELLS.glob("*.py")) for node in ast.walk(_tree(path.read_text()))
+                     if isinstance(node, ast.Constant) and isinstance(node.value, str) for w in _words(node.value))
+
+
 def _words(text: str) -> set[str]:
     return set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", text))
 
@@ -116,7 +123,7 @@ def from_the_tests(message: str, source: str) -> bool:
     """True when ``message`` is an assertion message of the grade cell ``source`` or of the test helpers, with
     formatted values made only of digits, signs and the words of the cell's own messages."""
     templates = message_templates(source)
-    allowed = VALUE_WORDS | {w for t in templates for part in t if part for w in _words(part)}
+    allowed = VALUE_WORDS | gradecells_words() | {w for t in templates for part in t if part for w in _words(part)}
     allowed |= {w for node in ast.walk(_tree(source)) if isinstance(node, ast.Constant) and isinstance(node.value, str)
                 for w in _words(node.value)}
     for template in templates + list(gradecells_templates()):
