@@ -353,12 +353,14 @@ def keyring_command(uid: int, gid: int, action: str = "clear") -> list[str]:
     program = (f"import ctypes; libc = ctypes.CDLL(None, use_errno=True); "
                f"print([libc.syscall(ctypes.c_long({number}), ctypes.c_long({KEYCTL_CLEAR}), ctypes.c_long(ring)) "
                f"for ring in {USER_KEYRINGS}])")
-    return ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", "--", sys.executable, "-c", program]
+    # -I: Python in isolated mode, which reads no user site-packages or PYTHON* variables that the user could steer
+    return ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", "--", sys.executable, "-I", "-c", program]
 
 
 def clear_keyrings(uid: int, gid: int) -> bool:
     """Empty ``uid``'s user keyrings (as root, on a machine whose keyctl number is known); True if it ran."""
     if os.geteuid() != 0 or KEYCTL.get(os.uname().machine) is None or not shutil.which("setpriv"):
         return False
-    subprocess.run(keyring_command(uid, gid), capture_output=True, timeout=60)
+    subprocess.run(keyring_command(uid, gid), capture_output=True, timeout=60, cwd="/",
+                   env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"})
     return True
