@@ -35,6 +35,8 @@ HUB_PORT ?= 8000
 HUB_GRADER ?= grader
 HUB_STUDENTS ?= student1 student2
 HUB_ARGS ?=
+# the class's data on the hub: one folder every account reads (make hub-data makes it, make hub checks it)
+HUB_DATA ?= data
 
 BIN := $(VENV)/bin
 PY := $(BIN)/python
@@ -46,14 +48,17 @@ export PYTHONHASHSEED := 0
 # spinning threads of two processes starve each other (a 2-thread training ran 4.6x slower beside other jobs)
 export OMP_WAIT_POLICY ?= PASSIVE
 
-.PHONY: help install data notebooks handout outputs execute demo report grade summary course test browser postgresql sandbox lab hub hub-accounts hub-proxy clean
+.PHONY: help install data notebooks handout outputs execute demo collect report grade summary course test browser postgresql sandbox lab hub hub-accounts hub-data hub-proxy clean
 
 help:
-	@echo "make course | test | data | notebooks | outputs | execute | demo | grade | report | summary | lab | hub | hub-accounts | clean"
+	@echo "make course | test | install | data | notebooks | handout | outputs | execute | demo | collect | grade | report | summary | lab | clean"
+	@echo "     hub-accounts | hub-data | hub | hub-proxy | sandbox | browser | postgresql   (the course on a JupyterHub; what make test installs)"
 	@echo "variables: SCALE=$(SCALE) (ci|full)  DATA_SOURCE=$(DATA_SOURCE) (auto|download|offline)  VENV=$(VENV)"
 	@echo "grading:   A=<assignment> (default: all)  WORKERS=<n> (default: one per core)  COURSE_DIR=$(COURSE_DIR)"
 	@echo "           SCHEDULER=tcp://host:8786 | CLUSTER=<cluster.yaml>  LOCAL_IF_UNREACHABLE=1  (gradebook: COURSE_DB_URL)"
 	@echo "hub:       HUB_IP=$(HUB_IP)  HUB_PORT=$(HUB_PORT)  HUB_GRADER=$(HUB_GRADER)  HUB_STUDENTS='$(HUB_STUDENTS)'  HUB_ARGS=<launcher options>"
+	@echo "           HUB_DATA=$(HUB_DATA) (make hub-data)"
+	@echo "handout:   A=<assignment> DUE='<assignments past their due date>'"
 	@echo "lab:       LAB_DIR=$(LAB_DIR)  LAB_ARGS=<extra jupyter lab arguments>"
 
 $(STAMP): pyproject.toml
@@ -86,6 +91,11 @@ execute: data
 demo: data notebooks sandbox
 	$(PY) -m course_utils.instructor demo $(ASSIGNMENTS)
 	$(PY) -m course_utils.instructor report --course build/demo-course $(ASSIGNMENTS)
+
+# take the students' submissions of A from nbgrader's exchange into COURSE_DIR/grading/submitted, refusing links,
+# files of another account, a folder whose owner is not its student, oversized ones (replaces nbgrader collect)
+collect: $(STAMP)
+	$(PY) -m course_utils.instructor collect --course $(COURSE_DIR) $(A)
 
 grade: $(STAMP) sandbox
 	$(PY) -m course_utils.instructor grade --course $(COURSE_DIR) $(if $(WORKERS),--workers $(WORKERS)) \
@@ -166,7 +176,14 @@ hub-proxy:
 
 # the course on a JupyterHub at http://$(HUB_IP):$(HUB_PORT)/, as root on Linux; accounts by make hub-accounts
 hub: $(STAMP) hub-proxy
-	$(PY) -m course_utils.instructor.hub start --ip $(HUB_IP) --port $(HUB_PORT) --grader $(HUB_GRADER) --students $(HUB_STUDENTS) $(HUB_ARGS)
+	$(PY) -m course_utils.instructor.hub start --ip $(HUB_IP) --port $(HUB_PORT) --grader $(HUB_GRADER) --students $(HUB_STUDENTS) \
+	  --data $(abspath $(HUB_DATA)) $(HUB_ARGS)
+
+# the class's data, made once into HUB_DATA (download, else the offline stand-in; SCALE), readable by every account
+hub-data: $(STAMP)
+	$(PY) data/get_data.py all $(HUB_DATA) --source $(DATA_SOURCE) --scale $(SCALE) --quiet
+	chmod -R a+rX $(HUB_DATA)
+	@echo "the class's data is in $(abspath $(HUB_DATA)), readable by every account"
 
 # Unix accounts for a try-out of make hub (root): the grader and the students, password $$HUB_PASSWORD or printed
 hub-accounts: $(STAMP)

@@ -58,11 +58,14 @@ c.Execute.extra_arguments = ["--HistoryManager.hist_file=:memory:", "--Interacti
 # Feedback must never show hidden tests, even when student code printed them: grade cells show their visible
 # part, score and error message (hidden-test lines removed); cells after the first hidden test show no output
 # (course_utils/instructor/sandbox/feedback_filter.py; nbgrader's ClearHiddenTests where the course is not installed).
+# Formulas become MathML, which renders without scripts (JupyterLab opens HTML files untrusted) and offline
+# (course_utils/instructor/feedback_math.py).
 try:
+    from course_utils.instructor.feedback_math import MathToMathML
     from course_utils.instructor.sandbox.feedback_filter import FilterFeedback
+    c.GenerateFeedback.preprocessors = [GetGrades, FilterFeedback, MathToMathML, CSSHTMLHeaderPreprocessor]
 except ImportError:
-    FilterFeedback = ClearHiddenTests
-c.GenerateFeedback.preprocessors = [GetGrades, FilterFeedback, CSSHTMLHeaderPreprocessor]
+    c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, CSSHTMLHeaderPreprocessor]
 
 # `nbgrader autograde` runs every notebook at its "grading" setting (the shortest training that runs
 # every cell; grade cells never use the trained network), whatever SCALE the student chose, on one

@@ -2,6 +2,7 @@
 import os
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import nbformat
@@ -300,3 +301,42 @@ def test_each_run_snapshots_into_a_private_folder_of_its_own(tmp_path):
 
         shutil.rmtree(first.folder)
         shutil.rmtree(second.folder)
+
+
+WORKER = """
+import multiprocessing, os, sys, time
+from course_utils.instructor.submission_run import end_with_parent
+
+def phase_one(parent, record):
+    os.setsid()
+    end_with_parent(parent, interval_s=0.1)
+    with open(record, "w") as out:
+        out.write(str(os.getpid()))
+    time.sleep(3600)  # a submission that would run for an hour
+
+child = multiprocessing.get_context("fork").Process(target=phase_one, args=(os.getpid(), sys.argv[1]))
+child.start()
+child.join()
+"""
+
+
+def test_a_phase_one_process_ends_with_the_worker_that_started_it(tmp_path):
+    """A grading worker killed mid-run (SIGKILL: nothing of it runs any more) leaves no phase-1 process
+    behind: the phase-1 process sees its parent gone and ends its whole process group."""
+    record = tmp_path / "phase-one.pid"
+    worker = subprocess.Popen([sys.executable, "-c", WORKER, str(record)])
+    try:
+        deadline = time.monotonic() + 120
+        while not (record.is_file() and record.read_text()):
+            assert worker.poll() is None and time.monotonic() < deadline, "the phase-1 process never started"
+            time.sleep(0.05)
+        phase_one = int(record.read_text())
+        worker.kill()
+        worker.wait()
+        deadline = time.monotonic() + 60
+        while Path(f"/proc/{phase_one}").exists() and "zombie" not in Path(f"/proc/{phase_one}/status").read_text():
+            assert time.monotonic() < deadline, "the phase-1 process outlived its killed worker"
+            time.sleep(0.05)
+    finally:
+        if worker.poll() is None:
+            worker.kill()

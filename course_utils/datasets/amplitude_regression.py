@@ -154,6 +154,11 @@ def _generate(seed: int, progress: bool):
     return make
 
 
+def present(data_dir: Path) -> bool:
+    """True when the dataset is complete in ``data_dir`` (any source)."""
+    return is_complete(Path(data_dir) / FOLDER)
+
+
 def is_complete(folder: Path) -> bool:
     """True when every array file and SOURCE.json are present (contents are checked on load)."""
     return fetching.is_complete(folder, file_names())

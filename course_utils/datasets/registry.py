@@ -22,6 +22,7 @@ class DatasetEntry:
     module: str  # module of course_utils.datasets that fetches it
     fetch_name: str  # its fetch function
     mirror_name: str  # its tuple of paths below a class mirror's base URL
+    complete_name: str  # its function data_dir -> whether the dataset is there, complete (any source, any scale)
     scaled: bool = False  # the offline stand-in comes in a CI and a full scale
     fetcher: Callable[..., dict] | None = None  # replaces the module's function (tests)
 
@@ -38,6 +39,10 @@ class DatasetEntry:
     def fetch(self) -> Callable[..., dict]:
         return self.fetcher or getattr(self._module(), self.fetch_name)
 
+    def is_complete(self, data_dir: Path) -> bool:
+        """Whether the dataset is complete in ``data_dir``, as a notebook's fetch call would find it."""
+        return getattr(self._module(), self.complete_name)(Path(data_dir))
+
     @property
     def mirror_files(self) -> tuple[str, ...]:
         return getattr(self._module(), self.mirror_name)
@@ -49,7 +54,7 @@ REGISTRY: tuple[DatasetEntry, ...] = (
         name="amplitude regression",
         aliases=("amplitude", "amplitudes", "amplitude_regression", "amplitude-regression", "tutorial-2-data"),
         tutorials=("01_amplitude_regression",),
-        module="amplitude_regression", fetch_name="fetch", mirror_name="MIRROR_FILES",
+        module="amplitude_regression", fetch_name="fetch", mirror_name="MIRROR_FILES", complete_name="present",
     ),
     DatasetEntry(
         number=2,
@@ -57,6 +62,7 @@ REGISTRY: tuple[DatasetEntry, ...] = (
         aliases=("toptagging-short", "toptagging", "top-tagging-short", "jets"),
         tutorials=("03_jet_bayesian_cnn",),
         module="toptagging", fetch_name="fetch_short", mirror_name="SHORT_MIRROR_FILES",
+        complete_name="short_is_complete",
         scaled=True,
     ),
     DatasetEntry(
@@ -65,6 +71,7 @@ REGISTRY: tuple[DatasetEntry, ...] = (
         aliases=("top-tagging-reference", "reference", "toptagging-reference", "zenodo"),
         tutorials=("04_top_tagging_deepsets",),
         module="toptagging", fetch_name="fetch_reference", mirror_name="REFERENCE_MIRROR_FILES",
+        complete_name="reference_is_complete",
         scaled=True,
     ),
     DatasetEntry(
@@ -72,7 +79,7 @@ REGISTRY: tuple[DatasetEntry, ...] = (
         name="digits",
         aliases=("mnist", "handwritten digits"),
         tutorials=("02_mnist_bayes_by_backprop",),
-        module="digits", fetch_name="fetch", mirror_name="MIRROR_FILES",
+        module="digits", fetch_name="fetch", mirror_name="MIRROR_FILES", complete_name="present",
     ),
 )
 
@@ -98,3 +105,9 @@ def fetch(key: str, data_dir: Path, scale: str = "full", **options) -> dict:
     if entry.scaled:
         options["scale"] = scale
     return entry.fetch(Path(data_dir), **options)
+
+
+def missing(data_dir: Path, assignments: list[str] | None = None) -> list[DatasetEntry]:
+    """The datasets of ``assignments`` (default: every dataset) that are not complete in ``data_dir``."""
+    wanted = REGISTRY if assignments is None else [e for e in REGISTRY if set(e.tutorials) & set(assignments)]
+    return [entry for entry in wanted if not entry.is_complete(data_dir)]

@@ -1,9 +1,12 @@
-"""python -m course_utils.instructor {generate,handout,execute,grade,report,demo,summary,outputs} ASSIGNMENT...
+"""python -m course_utils.instructor {generate,handout,execute,collect,grade,report,demo,summary,outputs} ASSIGNMENT...
 
 generate  student notebooks (nbgrader release) from the solutions
 handout   what a student receives, per assignment: build/handout/<A>/ and <A>.zip (--due B: B is past its
           due date, so the handout may hold what answers B)
 execute   run the solutions with papermill at --scale, record metrics and run times
+collect   copy each student's newest submission from nbgrader's exchange into grading/submitted (in place of
+          `nbgrader collect`): folders made in another student's name, links, hard links and special files
+          are refused and reported (grading/runs/<A>.collect.json); --exchange PATH, --no-update
 grade     autograde every submission in grading/submitted on all cores (--workers N), then write
           feedback and grading/grades.csv; the scores are those of `nbgrader autograde`. Phase 1 on a Dask
           cluster: --scheduler tcp://host:8786 or --cluster FILE (dask-jobqueue); the gradebook where
@@ -32,6 +35,20 @@ def _print_class_run(cell_grades: dict, run) -> None:
         print(f"  ! {line}")
 
 
+def _warn_missing_data(course, assignment: str) -> None:
+    """Say loudly when the data the kernels will read lacks a dataset of ``assignment``: every student's data
+    cell would fail, and with it the cells after it."""
+    import os
+
+    from ..datasets import registry
+    from .class_grading import grading_data_dir
+
+    data = grading_data_dir(course, dict(os.environ))
+    for entry in registry.missing(data, [assignment]):
+        print(f"warning: {entry.name}, the data of {assignment}, is not in {data}: every student's data cell will "
+              f"fail. Make it there first (`make hub-data HUB_DATA={data}` or `make data`), then grade.", flush=True)
+
+
 def _dask_phase_one(args):
     """The Dask cluster phase 1 runs on (--scheduler or --cluster), or None for this machine's processes."""
     if not (args.scheduler or args.cluster):
@@ -54,7 +71,8 @@ def _dask_phase_one(args):
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m course_utils.instructor", description=__doc__)
-    parser.add_argument("command", choices=("generate", "handout", "execute", "grade", "report", "demo", "summary", "outputs"))
+    parser.add_argument("command", choices=("generate", "handout", "execute", "collect", "grade", "report", "demo",
+                                            "summary", "outputs"))
     parser.add_argument("assignments", nargs="+")
     parser.add_argument("--scale", default="ci", choices=("ci", "full"))
     parser.add_argument("--workers", type=int, default=None, help="grade: parallel kernels (default: one per core)")
@@ -62,7 +80,13 @@ def main(argv: list[str] | None = None) -> int:
                         help="handout: assignments past their due date (their answers may appear)")
     parser.add_argument("--in-order", action="store_true",
                         help="handout: hand out the assignments in the order given, each after the ones before are due")
-    parser.add_argument("--course", default=None, help="grade, report: the course folder (default: this course)")
+    parser.add_argument("--course", default=None,
+                        help="collect, grade, report: the course folder (default: this course)")
+    parser.add_argument("--exchange", default=None, metavar="PATH",
+                        help="collect: nbgrader's exchange folder (default: Exchange.root in the course's "
+                             "nbgrader_config.py)")
+    parser.add_argument("--no-update", dest="update", action="store_false",
+                        help="collect: never replace a submission collected before (default: a newer one replaces it)")
     parser.add_argument("--scheduler", default=None, metavar="URL",
                         help="grade: run phase 1 on the Dask cluster of this scheduler (tcp://host:8786)")
     parser.add_argument("--cluster", default=None, metavar="FILE",
@@ -99,6 +123,21 @@ def main(argv: list[str] | None = None) -> int:
                 print(f"error: {assignment} failed: {exc}", file=sys.stderr)
                 return 1
             print(f"  {result['runtime_s']} s, metrics {result['metrics']}")
+    elif args.command == "collect":
+        from pathlib import Path
+
+        from .collect import CollectError, collect
+
+        course = Path(args.course).resolve() if args.course else root
+        for assignment in args.assignments:
+            try:
+                result = collect(course, assignment, exchange=Path(args.exchange) if args.exchange else None,
+                                 update=args.update)
+            except CollectError as error:
+                print(f"error: {error}", file=sys.stderr)
+                return 2
+            print("\n".join(result.lines()))
+            print(f"  log: {result.log}")
     elif args.command == "grade":
         from pathlib import Path
 
@@ -116,6 +155,7 @@ def main(argv: list[str] | None = None) -> int:
             if not submitted_students(course, assignment):
                 print(f"{assignment}: no submissions in grading/submitted/*/{assignment}/, skipped")
                 continue
+            _warn_missing_data(course, assignment)
             print(f"autograding {assignment} ...", flush=True)
             done = []
 

@@ -349,6 +349,9 @@ def generate_feedback(course_dir: Path, assignment: str, students: list[str],
 
 
 def write_run_log(run: ClassRun, path: Path) -> None:
-    """The class run's report beside the gradebook (what the scores do not say)."""
+    """The class run's report beside the gradebook (what the scores do not say), with the refusals of the
+    assignment's last collect (``<A>.collect.json`` beside it) as ``refused_at_collect``."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(json.dumps(run.__dict__, indent=2) + "\n")
+    collect_log = path.parent / f"{run.assignment}.collect.json"
+    refused = json.loads(collect_log.read_text()).get("refused", {}) if collect_log.is_file() else {}
+    path.write_text(json.dumps({**run.__dict__, "refused_at_collect": refused}, indent=2) + "\n")

@@ -3,7 +3,8 @@
 For each assignment: per grade cell and per exercise (an answer cell and the test cells after it), the
 mean score, the fraction of students with full marks and the failure messages seen most often in the
 autograded notebooks; per student, the total of every assignment; the submissions the last class run
-flagged for a manual grade, with the reasons (``grading/runs/<A>.json``). Written to ``grading/reports/``
+flagged for a manual grade, with the reasons (``grading/runs/<A>.json``), and the submission folders the last
+collect refused, by student (``grading/runs/<A>.collect.json``). Written to ``grading/reports/``
 as CSV files and one figure per assignment (a heat map of students x grade cells beside a bar chart per
 exercise).
 """
@@ -166,6 +167,15 @@ def flagged_students(course_dir: Path, assignment: str) -> dict[str, list[str]]:
     return dict(sorted(json.loads(log.read_text()).get("flagged", {}).items()))
 
 
+def collect_refusals(course_dir: Path, assignment: str) -> dict[str, list[str]]:
+    """Student (or folder name, where no account owns the folder) -> why the last collect of ``assignment``
+    refused their submission folders, from its log; empty without a log."""
+    log = Path(course_dir) / "grading" / "runs" / f"{assignment}.collect.json"
+    if not log.is_file():
+        return {}
+    return dict(sorted(json.loads(log.read_text()).get("refused", {}).items()))
+
+
 def write_report(course_dir: Path, assignments: list[str], folder: Path | None = None) -> list[Path]:
     """CSV files and figures for ``assignments`` in ``folder`` (default ``grading/reports``)."""
     folder = Path(folder or Path(course_dir) / "grading" / "reports")
@@ -173,6 +183,12 @@ def write_report(course_dir: Path, assignments: list[str], folder: Path | None =
     written = []
     graded = []
     for assignment in assignments:
+        refused = collect_refusals(course_dir, assignment)
+        if refused:
+            path = folder / f"{assignment}_refused_at_collect.csv"
+            pd.DataFrame({"student": list(refused), "reasons": [" | ".join(r) for r in refused.values()]}).to_csv(
+                path, index=False)
+            written.append(path)
         result = assignment_scores(course_dir, assignment)
         if result.scores.empty:
             continue
@@ -209,4 +225,7 @@ def report_text(course_dir: Path, assignment: str) -> str:
     for student, reasons in flagged_students(course_dir, assignment).items():
         more = f" (and {len(reasons) - 1} more)" if len(reasons) > 1 else ""
         lines.append(f"  ! {student}: flagged for a manual grade: {reasons[0][:160]}{more}")
+    for student, reasons in collect_refusals(course_dir, assignment).items():
+        more = f" (and {len(reasons) - 1} more)" if len(reasons) > 1 else ""
+        lines.append(f"  ! {student}: refused at collect: {reasons[0][:160]}{more}")
     return "\n".join(lines)

@@ -27,6 +27,7 @@ import sqlite3
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 import traceback
 from contextlib import closing
@@ -242,7 +243,7 @@ class SubmissionJob:
         arguments = ["autograde", snapshot.assignment, "--student", student, "--force"]
         env = self._environment()
         if FORK is not None:
-            self.process = FORK.Process(target=_nbgrader_child, args=(arguments, self.course, env, self.log))
+            self.process = FORK.Process(target=_nbgrader_child, args=(arguments, self.course, env, self.log, os.getpid()))
             self.process.start()
         else:
             with open(self.log, "w") as log:
@@ -336,9 +337,25 @@ class SubmissionJob:
         return result
 
 
-def _nbgrader_child(arguments: list[str], cwd: Path, env: dict[str, str], log: Path) -> None:
-    """Body of a forked phase-1 process: its own session, output to ``log``, nbgrader's command line."""
+def end_with_parent(parent: int, interval_s: float = 0.5) -> threading.Thread:
+    """Watch from a thread of this process (the leader of its own session) for the end of process ``parent``
+    (the grader, or a Dask worker that was killed); then end this whole process group, kernel included, so
+    that nothing a lost worker started keeps running and holding its kernel slot."""
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(interval_s)
+        os.killpg(os.getpgrp(), signal.SIGKILL)
+
+    watcher = threading.Thread(target=watch, name="end-with-parent", daemon=True)
+    watcher.start()
+    return watcher
+
+
+def _nbgrader_child(arguments: list[str], cwd: Path, env: dict[str, str], log: Path, parent: int) -> None:
+    """Body of a forked phase-1 process: its own session, ended with its parent, output to ``log``, nbgrader's
+    command line."""
     os.setsid()
+    end_with_parent(parent)
     _cap_memory(PHASE_ONE_HEADROOM_MB)
     descriptor = os.open(log, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
     os.dup2(descriptor, 1)

@@ -144,6 +144,7 @@ def configure_server(spawner) -> None:
     }
     if role == "grader":
         spawner.environment["COURSE_HUB_COURSE"] = COURSE
+        spawner.environment["COURSE_CHECKOUT"] = str(REPOSITORY)  # the guide's `make -C "$COURSE_CHECKOUT" ...`
         spawner.notebook_dir = COURSE
     else:
         spawner.notebook_dir = "~"

@@ -11,9 +11,11 @@ import pwd
 import shutil
 import stat
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ...datasets import registry
 from . import accounts
 
 CONFIG = Path(__file__).resolve().parent / "jupyterhub_config.py"
@@ -43,6 +45,9 @@ class HubSettings:
     def exchange_folder(self) -> Path:
         return self.exchange or Path("/srv/nbgrader/exchange")
 
+    def data_folder(self) -> Path:
+        return self.data or REPOSITORY / "data"
+
     def environment(self) -> dict[str, str]:
         """The ``COURSE_HUB_*`` variables ``jupyterhub_config.py`` reads."""
         values = {"IP": self.ip, "PORT": self.port, "GRADER": self.grader, "STUDENTS": " ".join(self.students),
@@ -65,6 +70,16 @@ def software_paths() -> list[Path]:
     """What every account's server runs: the interpreter (the environment's link resolved), its standard
     library, the environment and this checkout (course_utils)."""
     return [Path(sys.executable).resolve(), Path(sys.base_prefix), Path(sys.prefix), REPOSITORY]
+
+
+def course_id(course_config: Path = REPOSITORY / "nbgrader_config.py") -> str:
+    """``CourseDirectory.course_id`` of the course's nbgrader config, read as text (never executed as root)."""
+    import re
+
+    found = re.search(r"CourseDirectory\.course_id\s*=\s*[\"']([^\"']+)[\"']", course_config.read_text())
+    if not found:
+        raise ValueError(f"{course_config} sets no CourseDirectory.course_id")
+    return found.group(1)
 
 
 def blocked_folders(paths: list[Path]) -> list[Path]:
@@ -94,6 +109,22 @@ def close_private_parts(checkout: Path = REPOSITORY) -> list[Path]:
     return changed
 
 
+def open_for_traversal(folders: list[Path]) -> list[Path]:
+    """Let every account cross ``folders`` (o+x, never o+r: nobody may list them). Returns those changed."""
+    for folder in folders:
+        os.chmod(folder, folder.stat().st_mode & 0o7777 | 0o001)
+    return folders
+
+
+def missing_data(data: Path) -> list[str]:
+    """The course's datasets that are not complete in ``data``, or that other accounts cannot read there."""
+    found = [f"{entry.name} (missing)" for entry in registry.missing(data)]
+    unreadable = [path for path in data.rglob("*") if not path.stat().st_mode & stat.S_IROTH] if data.is_dir() else []
+    if unreadable:
+        found.append(f"{len(unreadable)} files or folders the students cannot read, e.g. {unreadable[0]}")
+    return found
+
+
 def problems(settings: HubSettings) -> list[str]:
     """What stops the hub from starting, in words (empty when nothing does)."""
     found = []
@@ -106,19 +137,48 @@ def problems(settings: HubSettings) -> list[str]:
                      "or give the accounts of your class (HUB_GRADER, HUB_STUDENTS)")
     if not proxy_path().is_file():
         found.append(f"configurable-http-proxy is missing ({proxy_path()}): `make hub-proxy` installs it (npm)")
-    blocked = blocked_folders(software_paths())
-    if blocked:
-        found.append(f"the accounts cannot enter {', '.join(map(str, blocked))}, so their servers cannot run "
-                     f"{Path(sys.executable).resolve()} and {REPOSITORY}: install Python and the course where every "
-                     "account can read them (e.g. /opt/bdl-course), or let them through: chmod o+x on those folders")
+    data = settings.data_folder()
+    missing = missing_data(data)
+    if missing:
+        found.append(f"the course data is not ready in {data}: {', '.join(missing)}. `make hub-data` makes it there "
+                     f"once for the whole class{'' if settings.data is None else f' (HUB_DATA={data})'}, readable by every "
+                     "account")
     return found
 
 
-def prepare_exchange(exchange: Path) -> None:
-    """nbgrader's exchange root: owned by root, world-writable with the sticky bit (1777)."""
+#: the course's folders in the exchange, as nbgrader's release and release_feedback make them: released
+#: assignments readable by all, submissions dropped but not listed (set-gid: the grader's group), feedback
+#: fetched by a name only its student knows
+EXCHANGE_FOLDERS = {"": 0o755, "outbound": 0o755, "inbound": 0o2733, "feedback": 0o711}
+
+
+def prepare_exchange(exchange: Path, course: str, grader: str) -> list[str]:
+    """nbgrader's exchange root (root, 1777: world-writable, sticky) and the course's folder in it, made for the
+    grader before any student can take the name. A course folder there of anybody else (a student who made it
+    first, so that the grader could never release) is moved aside, closed (root, 700), and named in the
+    returned notes."""
+    notes = []
     exchange.mkdir(parents=True, exist_ok=True)
     os.chown(exchange, 0, 0)
     os.chmod(exchange, 0o1777)
+    account = pwd.getpwnam(grader)
+    top = exchange / course
+    if top.is_symlink() or (top.exists() and (not top.is_dir() or top.lstat().st_uid != account.pw_uid)):
+        squatter = top.lstat().st_uid
+        aside = exchange / f".{course}.taken-by-uid-{squatter}-{time.strftime('%Y%m%d-%H%M%S')}"
+        os.rename(top, aside)
+        os.lchown(aside, 0, 0)
+        if not aside.is_symlink():
+            os.chmod(aside, 0o700)
+        notes.append(f"{top} belonged to uid {squatter}, not to {grader}: moved aside to {aside} (root, 700)")
+    for name, mode in EXCHANGE_FOLDERS.items():
+        folder = top / name
+        if folder.is_symlink() or (folder.exists() and folder.lstat().st_uid != account.pw_uid):
+            raise PermissionError(f"{folder} does not belong to {grader}: remove it (it is not the grader's)")
+        folder.mkdir(exist_ok=True)
+        os.chown(folder, account.pw_uid, account.pw_gid)
+        os.chmod(folder, mode)
+    return notes
 
 
 def prepare_course(course: Path, grader: str, source: Path = REPOSITORY) -> bool:
@@ -148,10 +208,14 @@ def start(settings: HubSettings) -> int:
         for problem in found:
             print(f"error: {problem}", file=sys.stderr)
         return 2
+    opened = open_for_traversal(blocked_folders([*software_paths(), settings.data_folder()]))
+    if opened:
+        print(f"opened for the accounts to pass through (chmod o+x, not readable): {', '.join(map(str, opened))}")
     closed = close_private_parts()
     if closed:
         print(f"closed to other accounts (chmod o-rwx): {', '.join(str(p.relative_to(REPOSITORY)) for p in closed)}")
-    prepare_exchange(settings.exchange_folder())
+    for note in prepare_exchange(settings.exchange_folder(), course_id(), settings.grader):
+        print(f"warning: {note}")
     course = settings.course_folder()
     if prepare_course(course, settings.grader):
         print(f"course folder made for {settings.grader}: {course} (solutions and config of {REPOSITORY})")

@@ -17,3 +17,9 @@ c.ServerApp.jpserver_extensions = {
     "nbgrader.server_extensions.course_list": True,  # Nbgrader -> Course List: the formgrader of this course
 }
 c.CourseDirectory.root = os.environ["COURSE_HUB_COURSE"]
+# Terminals run bash as a plain interactive shell: a login shell (Jupyter's default under a spawner) reads
+# /etc/profile, which on Debian resets PATH and so loses the course's Python and nbgrader.
+c.ServerApp.terminado_settings = {"shell_command": ["/bin/bash"]}
+# Nbgrader -> Formgrader shows the formgrader inside the Lab, a frame of this same server; JupyterHub's default
+# policy (frame-ancestors 'none') forbids every frame, so this server allows frames of its own pages only.
+c.ServerApp.tornado_settings = {"headers": {"Content-Security-Policy": "frame-ancestors 'self'"}}

@@ -1,0 +1,62 @@
+"""Formulas in feedback pages as MathML, so they render where scripts do not run.
+
+nbconvert's HTML leaves ``$...$`` for MathJax, a script fetched from the web: a feedback page opened in
+JupyterLab's HTML viewer (untrusted, no scripts) or on a hub without internet showed raw LaTeX. This
+preprocessor of ``nbgrader generate_feedback`` turns the formulas of markdown cells into MathML, which the
+browser draws itself; code spans and code blocks are left alone, and a formula the converter cannot read
+stays as it was.
+"""
+from __future__ import annotations
+
+import re
+
+from latex2mathml.converter import convert
+from nbconvert.preprocessors import Preprocessor
+from traitlets import Bool
+
+#: fenced code blocks and inline code spans: never formulas
+CODE = re.compile(r"```.*?```|~~~.*?~~~|`[^`\n]*`", re.S)
+#: $$display$$, \begin{equation|align}...\end{...} and $inline$ (not \$, not $ followed by a space)
+FORMULA = re.compile(
+    r"(?<!\\)\$\$(?P<display>.+?)(?<!\\)\$\$"
+    r"|(?P<environment>\\begin\{(?P<name>equation|align|gather)\*?\}.*?\\end\{(?P=name)\*?\})"
+    r"|(?<![\\$])\$(?![\s$])(?P<inline>[^$\n]+?)(?<![\s\\])\$(?!\$)",
+    re.S,
+)
+
+
+def to_mathml(latex: str, display: bool) -> str | None:
+    """``latex`` as a MathML element, or None where the converter cannot read it."""
+    try:
+        return convert(latex.strip(), display="block" if display else "inline")
+    except Exception:  # noqa: BLE001 - any formula it cannot parse stays LaTeX
+        return None
+
+
+def _replace(match: re.Match) -> str:
+    if match.group("inline") is not None:
+        return to_mathml(match.group("inline"), display=False) or match.group(0)
+    latex = match.group("display") if match.group("display") is not None else match.group("environment")
+    return to_mathml(latex, display=True) or match.group(0)
+
+
+def markdown_with_mathml(source: str) -> str:
+    """``source`` with every formula outside code turned into MathML."""
+    pieces, start = [], 0
+    for code in CODE.finditer(source):
+        pieces.append(FORMULA.sub(_replace, source[start:code.start()]))
+        pieces.append(code.group(0))
+        start = code.end()
+    pieces.append(FORMULA.sub(_replace, source[start:]))
+    return "".join(pieces)
+
+
+class MathToMathML(Preprocessor):
+    """Feedback preprocessor: the formulas of markdown cells as MathML (on unless configured off)."""
+
+    enabled = Bool(True).tag(config=True)
+
+    def preprocess_cell(self, cell, resources, index):
+        if cell.cell_type == "markdown":
+            cell.source = markdown_with_mathml(cell.source)
+        return cell, resources
