@@ -58,6 +58,14 @@ c.Execute.extra_arguments = ["--HistoryManager.hist_file=:memory:", "--Interacti
 # Feedback must never show hidden tests, even when student code printed them: grade cells show their visible
 # part, score and error message (hidden-test lines removed); cells after the first hidden test show no output
 # (course_utils/instructor/sandbox/feedback_filter.py; nbgrader's ClearHiddenTests where the course is not installed).
+# `nbgrader collect` and the formgrader's Collect button run the course's collect, which refuses what a student
+# could game nbgrader's own with (course_utils/instructor/collect.py; `make collect` runs it directly).
+try:
+    from course_utils.instructor.collect import exchange_plugin
+    c.ExchangeFactory.collect = exchange_plugin()
+except ImportError:
+    pass
+
 # Formulas become MathML, which renders without scripts (JupyterLab opens HTML files untrusted) and offline
 # (course_utils/instructor/feedback_math.py).
 try:

@@ -483,3 +483,23 @@ def test_the_recorded_time():
     earlier = utc_text(claimed - timedelta(hours=2))  # timestamp.txt claims earlier than the name: the later counts
     assert recorded_time(claimed, earlier, posix)[0] == claimed
     assert recorded_time(claimed, "2030-05-01 12:00:00 /etc/passwd", posix)[0] == claimed  # no path as time zone
+
+
+def test_nbgraders_own_collect_runs_the_course_collect(course, students, root):
+    """`nbgrader collect` (and the formgrader's Collect button, which runs the same exchange plugin) in a course
+    with the course's nbgrader_config.py: a submission in another's name is refused, the victim's kept."""
+    import subprocess
+
+    cheat, victim = students
+    config = (root / "nbgrader_config.py").read_text()
+    (course.dir / "nbgrader_config.py").write_text(
+        config + f"\nc.CourseDirectory.course_id = {COURSE_ID!r}\nc.Exchange.root = {str(course.exchange)!r}\n"
+        "c.CourseDirectory.submitted_directory = 'grading/submitted'\n")
+    course.submit(victim, now() - timedelta(seconds=60), text="the victim's own work")
+    course.submit(cheat, now() - timedelta(seconds=30), student_id=victim, text="not the victim's")
+    ran = subprocess.run([sys.executable, "-m", "nbgrader", "collect", A], cwd=course.dir, capture_output=True,
+                         text=True, env={**os.environ, "PYTHONPATH": str(root)})
+    assert ran.returncode == 0, ran.stdout + ran.stderr
+    assert f"belongs to {cheat}, not to {victim}" in ran.stdout + ran.stderr
+    assert b"the victim's own work" in (course.copy(victim) / f"{A}.ipynb").read_bytes()
+    assert cheat in log_of(course)["refused"]

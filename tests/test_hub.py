@@ -614,6 +614,14 @@ def solution_lines(course: Path) -> list[str]:
     return lines_between(course, "### BEGIN SOLUTION", "### END SOLUTION")
 
 
+def markdown_formulas(course: Path) -> list[str]:
+    """LaTeX of the solution's markdown formulas that no code cell holds: feedback must draw, not show, them."""
+    cells = notebooks.read(notebooks.solution_path(course, ASSIGNMENT)).cells
+    code = "\n".join(c.source for c in cells if c.cell_type == "code")
+    found = {f for c in cells if c.cell_type == "markdown" for f in re.findall(r"\$([^$\n]{6,})\$", c.source)}
+    return sorted(f for f in found if "\\" in f and f not in code)
+
+
 def test_each_student_fetches_their_own_feedback_in_the_browser(hub, pages):
     hub.require("graded")
     alice, bob, carol = (hub.students[r] for r in ("alice", "bob", "carol"))
@@ -622,6 +630,7 @@ def test_each_student_fetches_their_own_feedback_in_the_browser(hub, pages):
     graded = "\n".join(c.source for c in notebooks.read(hub.course / "grading" / "autograded" / alice / ASSIGNMENT / NOTEBOOK).cells)
     assert sum(line in graded for line in hidden) > len(hidden) / 2 > 10  # what grading ran, and feedback must not show
     answers = solution_lines(hub.course)
+    formulas = markdown_formulas(hub.course)
     expected = {alice: "19.0 / 19.0", bob: "0.0 / 19.0"}
     for account, score in expected.items():
         page = pages[account]
@@ -640,7 +649,7 @@ def test_each_student_fetches_their_own_feedback_in_the_browser(hub, pages):
         assert "HIDDEN TESTS" not in text
         shown = [line for line in hidden if line in text]
         assert not shown, f"hidden tests in {account}'s feedback: {shown[:3]}"
-        assert frame.locator("math").count() > 10 and "\\sigma" not in text  # formulas drawn, untrusted, offline
+        assert frame.locator("math").count() > 10 and not [f for f in formulas if f in text]  # drawn, untrusted, offline
     for path in (hub.home(bob) / ASSIGNMENT / "feedback").rglob("*"):
         if path.is_file():
             content = path.read_text(errors="replace")

@@ -20,8 +20,8 @@ import pytest
 
 from course_utils.instructor.sandbox import kernel_sandbox
 from course_utils.instructor.sandbox.kernel_manager import SandboxedKernelManager
-from course_utils.instructor.sandbox.kernel_sandbox import (HOME, PASSED_VARIABLES, WORKDIR, Isolation, Limits,
-                                                            detect_isolation, sandbox_command)
+from course_utils.instructor.sandbox.kernel_sandbox import (HOME, PASSED_VARIABLES, WORKDIR, Isolation, KernelCgroup,
+                                                            Limits, detect_isolation, sandbox_command)
 
 ROOT_ON_DEBIAN = os.geteuid() == 0 and Path("/etc/debian_version").is_file()
 
@@ -42,12 +42,12 @@ def isolation() -> Isolation:
 class Kernel:
     """A sandboxed kernel driven like nbclient drives it; ``run(code)`` returns (printed text, error or "")."""
 
-    def __init__(self, work: Path, submission: Path, data_dir: Path, slot: int = 0):
+    def __init__(self, work: Path | None, submission: Path, data_dir: Path, slot: int = 0, memory_guard: str = "auto"):
         from jupyter_client.blocking import BlockingKernelClient
 
         self.loop = asyncio.new_event_loop()
         self.manager = SandboxedKernelManager(kernel_name="python3", data_dir=str(data_dir), slot=slot,
-                                              work_root=str(work))
+                                              work_root=str(work or ""), memory_guard=memory_guard)
         self.loop.run_until_complete(self.manager.start_kernel(cwd=str(submission),
                                                                extra_arguments=["--HistoryManager.hist_file=:memory:"]))
         self.client = BlockingKernelClient()
@@ -73,6 +73,9 @@ class Kernel:
         printed, error = self.run(f"import json as _json\nprint(_json.dumps({expression}))\ndel _json")
         assert not error, error
         return json.loads(printed)
+
+    def alive(self) -> bool:
+        return self.loop.run_until_complete(self.manager.is_alive())
 
     def host_pids(self) -> set[int]:
         """The processes of the kernel's PID namespace, seen from the grader."""
@@ -171,9 +174,13 @@ def test_the_kernel_sees_only_its_submission_the_data_and_python(kernel, places)
               Path("/etc/shadow"), Path("/var"), Path("/sys")]
     seen = kernel.value(f"[__import__('os').path.exists(p) for p in {[str(p) for p in hidden]!r}]")
     assert not any(seen), [str(p) for p, s in zip(hidden, seen) if s]
-    # the folders above what it sees are empty but for the way there: the grader's work folder holds its own
-    # kernel folder only (not the other kernels', not the run's files)
-    assert kernel.value(f"__import__('os').listdir({str(places['work'])!r})") == [Path(kernel.manager.connection_file).parts[-3]]
+    # the grader's work folder is not there at all; the folders above its sockets are empty but for the way
+    # there (no other kernel's socket folder)
+    assert not kernel.value(f"__import__('os').path.exists({str(places['work'])!r})")
+    sockets = Path(kernel.manager.connection_file).parent.parent
+    assert kernel.value(f"__import__('os').listdir({str(sockets)!r})") == ["run"]
+    assert kernel.value(f"[n for n in __import__('os').listdir({str(sockets.parent)!r}) if n.startswith('course')]") == \
+        [sockets.name]
     assert kernel.value("sorted(__import__('os').listdir('.'))") == ["A.ipynb"]  # the link to a secret is left out
     assert kernel.value("__import__('os').getcwd()") == WORKDIR
     assert kernel.value(f"open({str(places['data'] / 'events.npy')!r}).read()") == "data"
@@ -322,30 +329,102 @@ def test_kernels_of_two_workers_cannot_reach_each_other(isolation, places):
         second.close()
 
 
-#: add_key(2) into the user keyring (@u) and keyctl(KEYCTL_SEARCH) of it, for x86-64, by ctypes in the kernel
+#: add_key(2) of a key into each keyring a kernel reaches, and keyctl(KEYCTL_SEARCH) of them, for x86-64, by
+#: ctypes in the kernel: its user keyring (@u), user-session keyring (@us), session keyring (@s) and its user's
+#: persistent keyring (keyctl get_persistent, which the kernel keeps for days after the user's last process)
 KEYS = ("import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\n"
-        "def add(data):\n    return libc.syscall(ctypes.c_long(248), b'user', b'left-behind', data, ctypes.c_size_t(len(data)),"
-        " ctypes.c_long(-4))\n"
-        "def find():\n    return libc.syscall(ctypes.c_long(250), ctypes.c_long(10), ctypes.c_long(-4), b'user', b'left-behind',"
-        " ctypes.c_long(0))\n")
+        "keyctl = lambda *a: libc.syscall(ctypes.c_long(250), *a)\n"
+        "RINGS = {'user': -4, 'user-session': -5, 'session': -3,\n"
+        "         'persistent': keyctl(ctypes.c_long(22), ctypes.c_long(-1), ctypes.c_long(-4))}\n"
+        "def add(data):\n"
+        "    return {name: libc.syscall(ctypes.c_long(248), b'user', f'left-{name}'.encode(), data,"
+        " ctypes.c_size_t(len(data)), ctypes.c_long(ring)) for name, ring in RINGS.items()}\n"
+        "def find():\n"
+        "    return {name: keyctl(ctypes.c_long(10), ctypes.c_long(ring), b'user', f'left-{name}'.encode(),"
+        " ctypes.c_long(0)) for name, ring in RINGS.items()}\n")
 
 
 def test_nothing_stored_in_the_keyrings_is_left_for_the_next_kernel(isolation, places):
-    """The kernel's keyrings outlive every process of their user: the grader empties them after each kernel."""
+    """The kernel user's keyrings outlive every process of their user (the persistent one for days): the grader
+    empties them before and after each kernel. Each kernel also gets a session keyring of its own: it does not
+    hold the grader's (which this test gives the grader, as a login does), shared by every kernel."""
     if os.uname().machine != "x86_64" or isolation.mode != "user":
         pytest.skip("the keyring probe is written for x86-64 and per-worker users (as root)")
+    import ctypes
+
+    libc = ctypes.CDLL(None, use_errno=True)  # KEYCTL_JOIN_SESSION_KEYRING: the grader's own session keyring
+    assert libc.syscall(ctypes.c_long(250), ctypes.c_long(1), b"course-grader-session") > 0
     first = Kernel(places["work"], places["submission"], places["data"], slot=3)
     try:
         first.run(KEYS)
-        assert first.value("add(b'a note for the next student')") > 0 and first.value("find()") > 0
+        added = first.value("add(b'a note for the next student')")
+        assert all(key > 0 for key in added.values()), added
+        assert all(key > 0 for key in first.value("find()").values())
     finally:
         first.close()
     second = Kernel(places["work"], places["submission"], places["data"], slot=3)
     try:
         second.run(KEYS)
-        assert second.value("find()") == -1, "a key stored by the previous kernel of this worker is still there"
+        assert second.value("RINGS['persistent']") > 0
+        found = second.value("find()")
+        assert found == dict.fromkeys(found, -1), f"keys stored by the previous kernel of this worker: {found}"
     finally:
         second.close()
+
+
+#: three processes that each hold 300 MiB (every page written), then wait
+MEMORY_HOGS = """import subprocess, sys, time
+hog = "import time; block = b'x' * (300 * 2**20); time.sleep(120)"
+children = [subprocess.Popen([sys.executable, '-c', hog]) for _ in range(3)]
+time.sleep(120)
+"""
+
+
+@pytest.mark.parametrize("guard", ["cgroup", "watchdog"])
+def test_the_kernels_processes_together_stay_under_the_memory_cap(isolation, places, monkeypatch, guard):
+    """The memory cap holds for the whole kernel, not per process: three children of 300 MiB under a cap of
+    600 MiB end the kernel (the cell fails as for any dead kernel), and the grader says why."""
+    if guard == "cgroup":
+        cgroup, why = KernelCgroup.create("course-kernel-test-probe", Limits())
+        if cgroup is None:
+            pytest.skip(f"no memory cgroup for kernels here ({why}): the watchdog caps them")
+        cgroup.remove()
+    monkeypatch.setenv("COURSE_KERNEL_MEMORY_MB", "600")
+    kernel = Kernel(places["work"], places["submission"], places["data"], slot=4, memory_guard=guard)
+    try:
+        uid = kernel.value("__import__('os').getuid()")
+        started = time.monotonic()
+        kernel.client.execute(MEMORY_HOGS)
+        while kernel.alive() and time.monotonic() < started + 30:
+            time.sleep(0.1)
+        assert not kernel.alive(), "three processes held 900 MiB under a cap of 600 MiB"
+        assert kernel.manager.memory_guard_used == guard
+        assert "memory cap of 600 MiB" in kernel.manager.kill_reason, kernel.manager.kill_reason
+        if guard == "cgroup" and kernel.manager._cgroup.peak() is not None:
+            assert kernel.manager._cgroup.peak() <= 600 * 2**20
+    finally:
+        assert not kernel.close()
+    if isolation.mode == "user":  # none of its processes is left
+        deadline = time.monotonic() + 10
+        while kernel_sandbox._task_count(uid) and time.monotonic() < deadline:
+            time.sleep(0.1)
+        assert kernel_sandbox._task_count(uid) == 0
+
+
+def test_a_kernel_starts_whatever_the_temporary_folder(isolation, places, tmp_path, monkeypatch):
+    """A unix socket's path holds at most 107 bytes: the kernel's sockets are in a short folder of their own,
+    wherever TMPDIR (and the grader's work folders there) may be."""
+    deep = tmp_path / ("t" * (99 - len(str(tmp_path))))
+    deep.mkdir()
+    assert len(str(deep)) == 100
+    monkeypatch.setenv("TMPDIR", str(deep))
+    monkeypatch.setattr(tempfile, "tempdir", None)
+    kernel = Kernel(None, places["submission"], places["data"], slot=5)
+    try:
+        assert kernel.run("print(6 * 7)") == ("42\n", "")
+        assert Path(kernel.manager._folder).parent == deep  # the grader's private folder is where TMPDIR says
+    finally:
+        kernel.close()
 
 
 def test_an_interrupt_reaches_the_kernel(kernel):

@@ -141,7 +141,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "grade":
         from pathlib import Path
 
-        from .class_grading import submitted_students
+        from .class_grading import invalid_student_id, submission_folders, submitted_students
         from .demo import grade
 
         course = Path(args.course).resolve() if args.course else root
@@ -153,7 +153,9 @@ def main(argv: list[str] | None = None) -> int:
         graded = 0
         for assignment in args.assignments:
             if not submitted_students(course, assignment):
-                print(f"{assignment}: no submissions in grading/submitted/*/{assignment}/, skipped")
+                others = [ascii(f) for f in submission_folders(course, assignment) if invalid_student_id(f)]
+                print(f"{assignment}: no submissions in grading/submitted/*/{assignment}/, skipped"
+                      + (f" (not student ids, never graded: {', '.join(others)})" if others else ""))
                 continue
             _warn_missing_data(course, assignment)
             print(f"autograding {assignment} ...", flush=True)

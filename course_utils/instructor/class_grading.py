@@ -15,9 +15,16 @@ no submission can cheat, peek at or break.
 4. **flags**: a submission the scan or a canary flagged gets 0 on every autograded cell and
    ``needs_manual_grade`` in the gradebook, with the reasons in the run log.
 
-A notebook that is not valid JSON is not run: it scores 0 on every cell and is reported. Whatever one
-submission does (crash its kernel or its nbgrader process, write files, hold marker texts), the others
-are graded and the run finishes; feedback is generated per student where the class's run fails.
+Before the snapshot, a folder of ``grading/submitted`` whose name is not a student id (:func:`invalid_student_id`:
+separators, globs, spaces, path parts) is left out and reported: it is never graded, and never reaches
+nbgrader's command line. A notebook that is not valid JSON is not run: it scores 0 on every cell and is
+reported. One with more cells than ``normalise.cell_limit`` is not run either: 0, flagged for a manual grade.
+In the snapshot each notebook's nbgrader cell metadata is made the release's (``normalise.normalise_cells``: a
+pasted test cell, another ``schema_version``), with a note in the run log; phase 1 and the replay both read
+that snapshot. Whatever one submission does (crash its kernel or its nbgrader process, write files, hold
+marker texts, hold metadata nbgrader rejects), the others are graded and the run finishes: where the class's
+replay stops for all, it is run per student, and a submission nbgrader cannot grade scores 0, flagged for a
+manual grade; feedback is generated per student where the class's run fails.
 """
 from __future__ import annotations
 
@@ -25,6 +32,7 @@ import json
 import os
 import re
 import shutil
+import tempfile
 import time
 import warnings
 from dataclasses import dataclass, field
@@ -35,6 +43,7 @@ import nbformat
 from .gradebook_db import check_gradebook, phase_one_gradebook, without_credentials
 from .grading_kernels import sha256
 from .nbgrader_cli import gradebook_url, run_nbgrader
+from .normalise import cell_limit, normalise_cells
 from .sandbox.kernel_sandbox import Limits, detect_isolation, kernel_memory_mb, kernel_user
 from .submission_run import (FORK, STUDENT_TIME_LIMIT_S, RunSnapshot, SubmissionJob, SubmissionResult,  # noqa: F401
                              fingerprints, prepare_worker, prescan, protected_files, take_snapshot)
@@ -49,7 +58,9 @@ class ClassRun:
     workers: int
     isolation: str = ""     # how student kernels ran (Isolation.describe())
     seconds: float = 0.0
+    invalid_ids: dict[str, str] = field(default_factory=dict)  # folder of grading/submitted -> why it is not graded
     invalid: dict[str, str] = field(default_factory=dict)   # student -> why the notebook could not be read
+    normalised: dict[str, list[str]] = field(default_factory=dict)  # student -> cell metadata made the release's
     failed: dict[str, str] = field(default_factory=dict)    # student -> why phase 1 or the replay gave no result
     flagged: dict[str, list[str]] = field(default_factory=dict)  # student -> why it needs a manual grade
     tampered: dict[str, list[str]] = field(default_factory=dict)  # student -> files of its private course it wrote
@@ -60,12 +71,13 @@ class ClassRun:
 
     def notes(self) -> list[str]:
         """One line per thing the instructor should know (the command prints them)."""
-        lines = []
+        lines = [f"{_shown(folder)}: not graded: {why}" for folder, why in self.invalid_ids.items()]
         for label, found in (("not a valid notebook (0 points)", self.invalid), ("not run (0 points)", self.failed),
                              ("flagged: 0 on every test cell, needs a manual grade", self.flagged),
                              ("wrote into course files (in its private copy, without effect)", self.tampered),
                              ("files left out of its submission (links, special files, Python modules)", self.left_out),
-                             ("no feedback", self.feedback_failed)):
+                             ("no feedback", self.feedback_failed),
+                             ("cell metadata made the release's (graded as usual)", self.normalised)):
             for student, what in found.items():
                 what = "; ".join(what) if isinstance(what, list) else what
                 lines.append(f"{student}: {label}: {what}")
@@ -84,9 +96,33 @@ def default_workers() -> int:
     return max(1, min(cores, available_mb // (kernel_memory_mb() + Limits().scratch_mb + 512)))
 
 
-def submitted_students(course_dir: Path, assignment: str) -> list[str]:
+def _shown(text: str) -> str:
+    """``text`` (a folder name) as it may be printed: escaped where it holds anything unprintable."""
+    return text if text.isprintable() else ascii(text)
+
+
+def invalid_student_id(name: str) -> str:
+    """Why the folder ``name`` of ``grading/submitted`` is not a student id a class run grades ("" when it is):
+    the rule of ``make collect`` (``collect.STUDENT_ID``): letters, digits, ".", "_" and "-", not first; no
+    separator (nbgrader splits its lists at commas), glob (nbgrader's ``--student`` is a pattern), space (nbgrader
+    strips them) or path part."""
+    from .collect import STUDENT_ID  # collect imports this module: here, not at the top
+
+    if STUDENT_ID.fullmatch(name):
+        return ""
+    return (f"not a valid student id (the rule {STUDENT_ID.pattern}: no separators, globs, spaces or path parts, "
+            "no leading '.' or '-')")
+
+
+def submission_folders(course_dir: Path, assignment: str) -> list[str]:
+    """Every folder of ``grading/submitted`` that holds ``assignment``, student id or not."""
     submitted = course_dir / "grading" / "submitted"
     return sorted(p.name for p in submitted.iterdir() if (p / assignment).is_dir()) if submitted.is_dir() else []
+
+
+def submitted_students(course_dir: Path, assignment: str) -> list[str]:
+    """The students who submitted ``assignment``: the folders whose names are valid student ids."""
+    return [name for name in submission_folders(course_dir, assignment) if not invalid_student_id(name)]
 
 
 def notebook_names(course_dir: Path, assignment: str) -> list[str]:
@@ -111,6 +147,55 @@ def unreadable_notebook(folder: Path, names: list[str]) -> str:
         except Exception as error:  # the message says where the JSON breaks
             return f"{name} is not a valid notebook: {str(error).splitlines()[0][:200]}"
     return ""
+
+
+def crowded_notebook(folder: Path, limits: dict[str, int]) -> str:
+    """Why the submission in ``folder`` holds more cells than graded automatically (``limits``: notebook file ->
+    the most cells), or "". Counted from the JSON alone, before nbformat validates every cell."""
+    for name, limit in limits.items():
+        path = folder / name
+        if not path.is_file() or path.stat().st_size > MAX_NOTEBOOK_MB * 1024**2:
+            continue
+        try:
+            cells = json.loads(path.read_bytes()).get("cells")
+        except Exception:  # not JSON, not an object: unreadable_notebook says why
+            continue
+        if isinstance(cells, list) and len(cells) > limit:
+            return f"{name} has {len(cells)} cells, more than the {limit} graded automatically: not run"
+    return ""
+
+
+def _releases(snapshot: RunSnapshot) -> dict[str, nbformat.NotebookNode]:
+    """Notebook file -> the release students were given (the source where there is no release)."""
+    found = {}
+    for source in sorted(snapshot.source.glob("*.ipynb")):
+        release = snapshot.release / source.name
+        found[source.name] = nbformat.read(str(release if release.is_file() else source), as_version=4)
+    return found
+
+
+def normalise_submissions(snapshot: RunSnapshot, students: list[str]) -> tuple[dict[str, list[str]], dict[str, str]]:
+    """Each student's notebooks in ``snapshot`` with the release's nbgrader cell metadata (``normalise_cells``,
+    rewritten only where it changed something). Returns, per student, what was changed and why a submission
+    could not be prepared (it is then not graded automatically)."""
+    releases = _releases(snapshot)
+    notes, refused = {}, {}
+    for student in students:
+        try:
+            with warnings.catch_warnings():
+                warnings.simplefilter("ignore")  # nbformat's notes on missing or repeated cell ids, which it repairs
+                for name, release in releases.items():
+                    path = snapshot.submission(student) / name
+                    if not path.is_file():
+                        continue
+                    notebook = nbformat.read(str(path), as_version=4)
+                    changed = normalise_cells(notebook, release)
+                    if changed:
+                        nbformat.write(notebook, str(path))
+                        notes.setdefault(student, []).extend(f"{name}: {note}" for note in changed)
+        except Exception as error:  # whatever the notebook holds: this student only
+            refused[student] = f"its notebook could not be prepared for nbgrader: {type(error).__name__}: {str(error)[:200]}"
+    return notes, refused
 
 
 def run_phase_one(snapshot: RunSnapshot, students: list[str], workers: int, limit_s: float,
@@ -228,22 +313,50 @@ def _write_executed(snapshot: RunSnapshot, results: dict[str, SubmissionResult])
     return path, sha256(data)
 
 
+#: what the path of the replay's submissions may hold: nbgrader puts it into its glob and regular expression unescaped
+PLAIN_PATH = re.compile(r"[A-Za-z0-9/._-]+")
+
+
+def _replay_submissions(snapshot: RunSnapshot, students) -> Path:
+    """The snapshot's submissions (as phase 1 ran them: normalised, none of an invalid id or a submission not run) in
+    nbgrader's layout, ``<folder>/<student>/<assignment>/``: the replay's ``submitted_directory``."""
+    folder = snapshot.folder / "replay"
+    for student in students:
+        if snapshot.submission(student).is_dir():
+            (folder / student).mkdir(parents=True)
+            snapshot.submission(student).rename(folder / student / snapshot.assignment)
+    folder.mkdir(exist_ok=True)
+    return folder
+
+
+def _not_graded(run: ClassRun, student: str, why: str) -> None:
+    run.flagged.setdefault(student, []).append(f"nbgrader could not grade the submission: {why}")
+
+
 def _replay(course_dir: Path, assignment: str, snapshot: RunSnapshot, results: dict[str, SubmissionResult],
             run: ClassRun, env: dict[str, str] | None) -> None:
+    """The serial replay of every student of ``results`` in the real course. Where it stops for all (an error
+    nbgrader does not keep to one student), once per student: a student nbgrader cannot grade is flagged."""
     manifest, digest = _write_executed(snapshot, results)
-    arguments = ["autograde", assignment, "--force"]
-    if run.invalid:
-        arguments.append(f"--CourseDirectory.student_id_exclude={','.join(run.invalid)}")
+    submitted = _replay_submissions(snapshot, sorted(results))
+    arguments = ["autograde", assignment, "--force", f"--CourseDirectory.submitted_directory={submitted}"]
     replay_env = {**(env or {}), "COURSE_GRADING_PHASE": "replay", "COURSE_REPLAY_DIR": str(snapshot.folder / "executed"),
                   "COURSE_REPLAY_MANIFEST": str(manifest), "COURSE_REPLAY_MANIFEST_SHA256": digest}
     try:
         run_nbgrader(course_dir, *arguments, env=replay_env)
-    except RuntimeError as error:  # nbgrader went on with the others; say what it could not grade
-        failed = sorted(set(re.findall(r"for student '([^']+)'", str(error))))
-        if not failed:
-            raise
+        return
+    except RuntimeError as error:  # nbgrader went on with the others where it names the students it could not grade
+        failed = sorted(set(re.findall(r"for student '([^']+)'", str(error))) & set(results))
         for student in failed:
-            run.failed.setdefault(student, "nbgrader could not grade the submission (see its log)")
+            _not_graded(run, student, "see nbgrader's log")
+        if failed:
+            return
+    for student in sorted(results):
+        try:
+            run_nbgrader(course_dir, *arguments, "--student", student, env=replay_env)
+        except RuntimeError as error:
+            lines = [line for line in str(error).splitlines() if "Error" in line or "ERROR" in line] or ["failed"]
+            _not_graded(run, student, lines[-1][:300])
 
 
 def grade_class(course_dir: Path, assignment: str, workers: int | None = None, env: dict[str, str] | None = None,
@@ -255,22 +368,36 @@ def grade_class(course_dir: Path, assignment: str, workers: int | None = None, e
     course_dir = Path(course_dir).resolve()
     base_env = {**os.environ, **(env or {})}
     data_dir = Path(data_dir or grading_data_dir(course_dir, base_env)).resolve()
-    students = submitted_students(course_dir, assignment)
+    folders = submission_folders(course_dir, assignment)
+    students = [name for name in folders if not invalid_student_id(name)]
     isolation = detect_isolation(base_env.get("COURSE_KERNEL_SANDBOX"))
     run = ClassRun(assignment, students, workers or default_workers(), isolation=isolation.describe())
+    run.invalid_ids = {name: invalid_student_id(name) for name in folders if name not in students}
     if not students:
-        raise FileNotFoundError(f"no submissions of {assignment} in {course_dir / 'grading' / 'submitted'}")
+        raise FileNotFoundError(f"no submissions of {assignment} in {course_dir / 'grading' / 'submitted'}"
+                                + (f" (folders that are no student id: {', '.join(map(_shown, run.invalid_ids))})"
+                                   if run.invalid_ids else ""))
+    if not PLAIN_PATH.fullmatch(str(Path(tempfile.gettempdir()) / f"grade-{assignment}")):
+        raise RuntimeError(f"the run's work folder {tempfile.gettempdir()}/grade-{assignment}-... holds characters nbgrader "
+                         "reads as patterns: set TMPDIR to a folder whose path has letters, digits, '.', '_', '-' only")
     if not notebook_names(course_dir, assignment):
         raise FileNotFoundError(f"{assignment} is not in {course_dir}'s gradebook: run `make notebooks` "
                                 "(nbgrader generate_assignment) before grading")
     url = check_gradebook(course_dir, assignment, base_env)  # before any kernel: reachable, holds the assignment
     start = time.perf_counter()
     names = notebook_names(course_dir, assignment)
+    limits = {name: cell_limit(nbformat.read(str(course_dir / "solutions" / assignment / name), as_version=4))
+              for name in names}
     for student in students:
-        reason = unreadable_notebook(course_dir / "grading" / "submitted" / student / assignment, names)
+        folder = course_dir / "grading" / "submitted" / student / assignment
+        crowded = crowded_notebook(folder, limits)
+        if crowded:
+            run.flagged[student] = [crowded]
+            continue
+        reason = unreadable_notebook(folder, names)
         if reason:
             run.invalid[student] = reason
-    runnable = [s for s in students if s not in run.invalid]
+    runnable = [s for s in students if s not in run.invalid and s not in run.flagged]
     if isolation.mode == "user":
         for slot in range(run.workers):
             kernel_user(slot, isolation)  # created before any worker starts
@@ -285,6 +412,10 @@ def grade_class(course_dir: Path, assignment: str, workers: int | None = None, e
             local_gradebook.unlink(missing_ok=True)  # the empty file the snapshot's SQLite copy left
         phase_one_gradebook(url, assignment, snapshot.gradebook)
     try:
+        run.normalised, refused = normalise_submissions(snapshot, runnable)
+        for student, why in refused.items():
+            run.flagged[student] = [why]
+        runnable = [s for s in runnable if s not in refused]
         protected = protected_files(course_dir, assignment)
         originals = snapshot.folder / "originals"
         for path in protected:

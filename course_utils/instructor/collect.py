@@ -506,3 +506,27 @@ def write_collect_log(result: CollectResult, path: Path) -> None:
               "collected_at": utc_text(datetime.now(timezone.utc).replace(tzinfo=None)),
               "collected": result.collected, "refused": result.refused, "skipped": result.skipped}
     path.write_text(json.dumps(record, indent=2, sort_keys=True) + "\n")
+
+
+def exchange_plugin():
+    """The class nbgrader's ``ExchangeFactory.collect`` takes (``nbgrader_config.py``), so that ``nbgrader
+    collect`` and the formgrader's Collect button run :func:`collect` too. Built on first use: nbgrader is
+    imported only where nbgrader runs."""
+    from nbgrader.exchange.abc import ExchangeCollect
+
+    class CollectSafely(ExchangeCollect):
+        """nbgrader's collect step, done by :func:`collect`: every refusal is logged as a warning."""
+
+        def start(self):
+            if not self.coursedir.assignment_id:
+                self.fail("collect needs an assignment")
+            try:
+                result = collect(Path(self.coursedir.root), self.coursedir.assignment_id,
+                                 course_id=self.coursedir.course_id or None, update=self.update)
+            except CollectError as error:
+                self.fail(str(error))
+            for line in result.lines():
+                (self.log.warning if line.lstrip().startswith("!") else self.log.info)(line)
+            return result
+
+    return CollectSafely

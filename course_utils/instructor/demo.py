@@ -74,6 +74,8 @@ def _run_note(run, student: str) -> str:
         return "flagged for a manual grade: " + "; ".join(run.flagged[student])
     if student in run.tampered:
         return "wrote into the course files of its private copy: " + ", ".join(run.tampered[student])
+    if student in run.normalised:
+        return "cell metadata made the release's: " + "; ".join(run.normalised[student])
     return ""
 
 
@@ -98,7 +100,8 @@ def run_demo(root: Path, assignments: list[str], course_dir: Path | None = None)
                 }
                 for student, cells in cell_grades.items()
             },
-            "run": {"seconds": run.seconds, "workers": run.workers, "restored": run.restored},
+            "run": {"seconds": run.seconds, "workers": run.workers, "restored": run.restored,
+                    "not_graded": run.invalid_ids},
         }
     (results_dir(root) / "demo.json").write_text(json.dumps(summary, indent=2) + "\n")
     return summary

@@ -12,12 +12,17 @@ Isolation modes (:func:`detect_isolation`):
 
 In both sandboxed modes the kernel has its own PID namespace (it sees only its own processes; every
 process it starts dies with it), network namespace (loopback only: nothing outside is reachable; the
-grader reaches the kernel through unix sockets), IPC and UTS namespaces, and a new session. Hard
-limits are set outside it (``prlimit``): address space, processes, file size, open files, no core
-files. It sees, read-only, ``/usr``, a few loader and font files of ``/etc``, the Python installation
-and virtual environment, the ``course_utils`` package and the data folder; writable, a size-limited
-private ``/tmp`` (HOME and MPLCONFIGDIR inside), a size-limited working folder holding (read-only)
-the files of the one submission, and the folder of its own sockets. Nothing else exists for it.
+grader reaches the kernel through unix sockets in a short private folder, :func:`socket_folder`, whatever
+``$TMPDIR`` is), IPC and UTS namespaces, a new session and a new (anonymous) session keyring. Hard limits
+are set outside it (``prlimit``): address space per process, processes, file size, open files, no core
+files. Its memory is also capped for the whole kernel, all its processes and its scratch files together:
+by a memory cgroup of its own where the grader's cgroup allows one (:class:`KernelCgroup`), else by the
+kernel manager's watchdog (:func:`sandbox_memory`). It sees, read-only, ``/usr``, a few loader and font
+files of ``/etc``, the Python installation and virtual environment, the ``course_utils`` package and the
+data folder; writable, a size-limited private ``/tmp`` (HOME and MPLCONFIGDIR inside), a size-limited
+working folder holding (read-only) the files of the one submission, and the folder of its own sockets.
+Nothing else exists for it. Its user's keyrings (user, user-session and persistent), which outlive its
+processes, are emptied before and after each kernel (:func:`clear_keyrings`).
 """
 from __future__ import annotations
 
@@ -25,8 +30,11 @@ import functools
 import os
 import pwd
 import shutil
+import signal
 import subprocess
 import sys
+import tempfile
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -60,7 +68,7 @@ def kernel_memory_mb() -> int:
 class Limits:
     """Hard limits of one sandboxed kernel (set outside it) and the sizes of its scratch space."""
 
-    memory_mb: int = DEFAULT_KERNEL_MEMORY_MB  # address space of each of its processes
+    memory_mb: int = DEFAULT_KERNEL_MEMORY_MB  # address space of each process, and memory of all together
     tasks: int = 64        # processes and threads of the kernel's user (a grading kernel runs 12 threads)
     file_mb: int = 128     # largest file it may write
     open_files: int = 1024
@@ -92,8 +100,9 @@ class Isolation:
 
     def describe(self) -> str:
         """What `make grade` prints about the isolation of student code."""
-        common = ("no network, its own process namespace (nothing outlives it), limits on memory, processes, "
-                  "file size and scratch space; it sees only its submission, the data and the Python environment")
+        common = ("no network, its own process namespace (nothing outlives it), limits on memory (per process and "
+                  "for the whole kernel), processes, file size and scratch space; it sees only its submission, the "
+                  "data and the Python environment")
         if not cpu_shared_per_session():
             common += ("; CPU is shared per process, not per kernel (kernel.sched_autogroup_enabled is 0): "
                        "a kernel with many busy processes slows the others")
@@ -340,27 +349,301 @@ def sandbox_command(command: list[str], isolation: Isolation, limits: Limits, *,
     return args + list(command)
 
 
-#: keyctl's system call number per machine; KEYCTL_CLEAR and the special ids of the user and user-session keyrings
+#: keyctl's system call number per machine; its operations used here, and the special ids of the user and
+#: user-session keyrings
 KEYCTL = {"x86_64": 250, "aarch64": 219}
-KEYCTL_CLEAR, USER_KEYRINGS = 7, (-4, -5)
+KEYCTL_JOIN_SESSION_KEYRING, KEYCTL_CLEAR, KEYCTL_GET_PERSISTENT = 1, 7, 22
+USER_KEYRINGS = (-4, -5)
 
 
 def keyring_command(uid: int, gid: int, action: str = "clear") -> list[str]:
-    """A command that, as ``uid``, empties that user's kernel keyrings (``action="clear"``). The kernel keeps a
-    user's keyrings after every process of the user has ended, so without it one student's kernel could leave
-    data there for the next student graded by the same worker."""
+    """A command that, as ``uid``, empties that user's kernel keyrings (``action="clear"``): its persistent
+    keyring (which the kernel keeps for days after the user's last process, ``keyctl get_persistent``),
+    its user keyring and its user-session keyring. Without it one student's kernel could leave data there
+    for the next student graded by the same worker. It prints what each KEYCTL_CLEAR returned (0: emptied;
+    the persistent keyring's is -1 where the kernel has none)."""
     number = KEYCTL.get(os.uname().machine)
+    # the persistent keyring is linked into the user keyring (to reach it), emptied, then the user keyring
+    # (which drops that link) and the user-session keyring are emptied
     program = (f"import ctypes; libc = ctypes.CDLL(None, use_errno=True); "
-               f"print([libc.syscall(ctypes.c_long({number}), ctypes.c_long({KEYCTL_CLEAR}), ctypes.c_long(ring)) "
-               f"for ring in {USER_KEYRINGS}])")
+               f"keyctl = lambda *a: libc.syscall(ctypes.c_long({number}), *(ctypes.c_long(v) for v in a)); "
+               f"persistent = keyctl({KEYCTL_GET_PERSISTENT}, -1, {USER_KEYRINGS[0]}); "
+               f"print([keyctl({KEYCTL_CLEAR}, persistent) if persistent > 0 else -1] + "
+               f"[keyctl({KEYCTL_CLEAR}, ring) for ring in {USER_KEYRINGS}])")
     # -I: Python in isolated mode, which reads no user site-packages or PYTHON* variables that the user could steer
     return ["setpriv", f"--reuid={uid}", f"--regid={gid}", "--clear-groups", "--", sys.executable, "-I", "-c", program]
 
 
 def clear_keyrings(uid: int, gid: int) -> bool:
-    """Empty ``uid``'s user keyrings (as root, on a machine whose keyctl number is known); True if it ran."""
+    """Empty ``uid``'s keyrings (as root, on a machine whose keyctl number is known); True if it ran."""
     if os.geteuid() != 0 or KEYCTL.get(os.uname().machine) is None or not shutil.which("setpriv"):
         return False
     subprocess.run(keyring_command(uid, gid), capture_output=True, timeout=60, cwd="/",
                    env={"PATH": "/usr/bin:/bin", "LANG": "C.UTF-8"})
     return True
+
+
+# ------------------------------------------------------------------------------------------ the sockets' folder
+
+#: the longest path of a unix socket (sun_path holds 108 bytes with its final NUL)
+SOCKET_PATH_MAX = 107
+#: where kernels' socket folders go, first that exists and is writable; the temporary folder only after them
+SOCKET_BASES = ("/tmp", "/var/tmp")
+
+
+def socket_folder() -> Path:
+    """A new folder of its own (mode 0700) for one kernel's sockets, at a path short enough for them whatever
+    ``$TMPDIR`` is: ``/tmp/course-kernel-XXXXXXXX`` (the sockets go into its ``run`` folder)."""
+    for base in SOCKET_BASES + (tempfile.gettempdir(),):
+        if os.path.isdir(base) and os.access(base, os.W_OK | os.X_OK):
+            folder = Path(tempfile.mkdtemp(prefix="course-kernel-", dir=base))
+            if len(str(folder / "run" / "ipc-65535").encode()) <= SOCKET_PATH_MAX:
+                return folder
+            folder.rmdir()
+    raise RuntimeError(f"no folder short enough for a kernel's unix sockets: none of {', '.join(SOCKET_BASES)} "
+                       f"is writable and the temporary folder {tempfile.gettempdir()} is too deep")
+
+
+# ------------------------------------------------------------------------------ the whole kernel's memory cap
+
+def _cgroup_mounts() -> list[tuple[str, str, str, str]]:
+    """(file system type, mount point, root in its hierarchy, super options) of each cgroup mount."""
+    found = []
+    try:
+        lines = Path("/proc/self/mountinfo").read_text().splitlines()
+    except OSError:
+        return found
+    for line in lines:
+        before, _, after = line.partition(" - ")
+        fields, tail = before.split(), after.split()
+        if len(fields) >= 5 and len(tail) >= 3 and tail[0] in ("cgroup", "cgroup2"):
+            found.append((tail[0], fields[4].replace("\\040", " "), fields[3], tail[2]))
+    return found
+
+
+def _own_cgroup(version: int) -> Path | None:
+    """The folder of the grader's own memory cgroup (cgroup ``version`` 2 or 1), where it is mounted."""
+    try:
+        lines = Path("/proc/self/cgroup").read_text().splitlines()
+    except OSError:
+        return None
+    for line in lines:
+        hierarchy, controllers, path = (line.split(":", 2) + ["", ""])[:3]
+        if version == 2 and hierarchy != "0" or version == 1 and "memory" not in controllers.split(","):
+            continue
+        for kind, point, root, options in _cgroup_mounts():
+            if (kind == "cgroup2") != (version == 2) or version == 1 and "memory" not in options.split(","):
+                continue
+            relative = path[len(root):] if root != "/" and path.startswith(root) else path
+            folder = Path(point) / relative.lstrip("/")
+            try:
+                if str(os.getpid()) in (folder / "cgroup.procs").read_text().split():
+                    return folder
+            except OSError:
+                continue
+    return None
+
+
+def _write(path: Path, value: str) -> None:
+    with open(path, "w") as file:
+        file.write(value)
+
+
+class KernelCgroup:
+    """A memory cgroup of one kernel, a child of the grader's own (so the grader's limits still hold): the
+    kernel's processes and the files of its scratch folders together stay under ``limit`` bytes; past it the
+    kernel's out-of-memory killer ends one of them (cgroup v2: all of them), and the kernel manager the rest.
+    :meth:`create` makes one where the machine allows it: cgroup v2 with the memory controller enabled for
+    the grader's cgroup's children (a delegated cgroup), or the cgroup v1 memory controller (as root)."""
+
+    def __init__(self, path: Path, version: int, limit: int):
+        self.path, self.version, self.limit = path, version, limit
+
+    @classmethod
+    def create(cls, name: str, limits: Limits) -> tuple[KernelCgroup | None, str]:
+        """(the cgroup, "") or (None, why not)."""
+        reasons = []
+        for version in (2, 1):
+            parent = _own_cgroup(version)
+            if parent is None:
+                reasons.append(f"no cgroup v{version} memory controller for the grader")
+                continue
+            if version == 2:
+                if "memory" not in (parent / "cgroup.controllers").read_text().split():
+                    reasons.append("no cgroup v2 memory controller for the grader")
+                    continue
+                if "memory" not in (parent / "cgroup.subtree_control").read_text().split():
+                    try:  # allowed where the grader's cgroup is the root one or holds no process of its own
+                        _write(parent / "cgroup.subtree_control", "+memory")
+                    except OSError as error:
+                        reasons.append(f"cgroup v2 memory controller not delegated to {parent} ({error.strerror})")
+                        continue
+            path = parent / name
+            limit = limits.memory_mb * 1024**2
+            try:
+                path.mkdir()
+            except OSError as error:
+                reasons.append(f"cannot create a cgroup in {parent} ({error.strerror})")
+                continue
+            try:
+                if version == 2:
+                    settings = [("memory.max", limit), ("memory.swap.max", 0), ("memory.oom.group", 1),
+                                ("pids.max", limits.tasks)]
+                else:
+                    settings = [("memory.limit_in_bytes", limit), ("memory.memsw.limit_in_bytes", limit)]
+                for index, (setting, value) in enumerate(settings):
+                    if index == 0 or (path / setting).exists():
+                        _write(path / setting, str(value))
+            except OSError as error:
+                reasons.append(f"cannot set the memory limit of {path} ({error.strerror})")
+                cls(path, version, limit).remove()
+                continue
+            return cls(path, version, limit), ""
+        return None, "; ".join(reasons)
+
+    def holds(self, pid: int) -> bool:
+        """Whether process ``pid`` is in this cgroup."""
+        try:
+            return str(pid) in (self.path / "cgroup.procs").read_text().split()
+        except OSError:
+            return False
+
+    def members(self) -> list[int]:
+        try:
+            return [int(pid) for pid in (self.path / "cgroup.procs").read_text().split()]
+        except OSError:
+            return []
+
+    def oom_kills(self) -> int:
+        """How many of its processes the out-of-memory killer ended (at the cgroup's limit)."""
+        name = "memory.events" if self.version == 2 else "memory.oom_control"
+        try:
+            fields = dict(line.split() for line in (self.path / name).read_text().splitlines() if len(line.split()) == 2)
+        except OSError:
+            return 0
+        return int(fields.get("oom_kill", 0))
+
+    def peak(self) -> int | None:
+        """The most memory its processes held together, in bytes (None where the kernel does not say)."""
+        name = "memory.peak" if self.version == 2 else "memory.max_usage_in_bytes"
+        try:
+            return int((self.path / name).read_text())
+        except (OSError, ValueError):
+            return None
+
+    def kill(self) -> None:
+        """SIGKILL to every process in it."""
+        if self.version == 2 and (self.path / "cgroup.kill").exists():
+            try:
+                _write(self.path / "cgroup.kill", "1")
+                return
+            except OSError:
+                pass
+        for _ in range(5):  # a process may fork meanwhile
+            pids = self.members()
+            if not pids:
+                return
+            for pid in pids:
+                try:
+                    os.kill(pid, signal.SIGKILL)
+                except OSError:
+                    pass
+
+    def remove(self, timeout_s: float = 10.0) -> bool:
+        """Kill what is left in it and remove it; True once removed."""
+        deadline = time.monotonic() + timeout_s
+        while True:
+            self.kill()
+            try:
+                self.path.rmdir()
+                return True
+            except FileNotFoundError:
+                return True
+            except OSError:
+                if time.monotonic() > deadline:
+                    return False
+                time.sleep(0.05)
+
+
+#: the launcher of a kernel's sandbox, run as the grader: it joins the kernel's cgroup (argv[1], its
+#: cgroup.procs, or ""), takes a new anonymous session keyring (keyctl number argv[2]: the kernel must not
+#: hold the grader's session keyring, which every kernel would share) and becomes bubblewrap (argv[3:])
+LAUNCHER = """import ctypes, errno, os, sys
+procs, number, command = sys.argv[1], int(sys.argv[2]), sys.argv[3:]
+if procs:
+    try:
+        with open(procs, 'w') as file:
+            file.write(str(os.getpid()))
+    except OSError as error:
+        print(f'the kernel is not in its memory cgroup ({error}): the grader watches its memory', file=sys.stderr)
+if number > 0:
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.syscall(ctypes.c_long(number), ctypes.c_long(%d), ctypes.c_void_p(None)) < 0:
+        code = ctypes.get_errno()
+        if code not in (errno.ENOSYS, errno.EPERM, errno.EACCES):  # keyrings forbidden here: for the kernel too
+            sys.exit(f'no session keyring of its own for the kernel: {os.strerror(code)}')
+os.execvp(command[0], command)
+""" % KEYCTL_JOIN_SESSION_KEYRING
+
+
+def launcher_command(command: list[str], cgroup: KernelCgroup | None) -> list[str]:
+    """``command`` (the sandbox's) started in ``cgroup`` with a session keyring of its own (:data:`LAUNCHER`)."""
+    procs = str(cgroup.path / "cgroup.procs") if cgroup is not None else ""
+    number = KEYCTL.get(os.uname().machine, 0)
+    return [sys.executable, "-I", "-c", LAUNCHER, procs, str(number)] + list(command)
+
+
+def process_tree(pid: int) -> list[int]:
+    """``pid`` and every process under it (in a sandbox: every process of its PID namespace, whose orphans
+    go to bubblewrap's init there)."""
+    found, pending = [], [pid]
+    while pending:
+        current = pending.pop()
+        found.append(current)
+        try:
+            tasks = os.listdir(f"/proc/{current}/task")
+        except OSError:
+            continue
+        for task in tasks:
+            try:
+                pending += [int(child) for child in Path(f"/proc/{current}/task/{task}/children").read_text().split()]
+            except OSError:
+                continue
+    return found
+
+
+def _resident(pid: int, proportional: bool) -> int:
+    """Bytes of memory process ``pid`` holds: resident (RSS), or its proportional share (PSS) of pages it
+    shares with others (a forked child's copy-on-write pages count once in all)."""
+    try:
+        if proportional:
+            for line in Path(f"/proc/{pid}/smaps_rollup").read_text().splitlines():
+                if line.startswith("Pss:"):
+                    return int(line.split()[1]) * 1024
+        return int(Path(f"/proc/{pid}/statm").read_text().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return 0
+
+
+def scratch_used(pid: int) -> int:
+    """Bytes in the scratch folders (tmpfs) of the sandbox whose init is process ``pid``."""
+    used = 0
+    for folder in ("/tmp", WORKDIR, "/dev/shm"):
+        try:
+            info = os.statvfs(f"/proc/{pid}/root{folder}")
+        except OSError:
+            continue
+        used += (info.f_blocks - info.f_bfree) * info.f_frsize
+    return used
+
+
+def sandbox_memory(pid: int, cap: int) -> tuple[int, int, int]:
+    """(bytes, processes, scratch bytes) the sandbox started as process ``pid`` holds: the memory of its
+    processes together, and the files of its scratch folders. Processes count by their resident memory;
+    where that passes ``cap``, by their proportional share (PSS, slower to read, never more)."""
+    pids = process_tree(pid)
+    scratch = scratch_used(pids[1]) if len(pids) > 1 else 0
+    total = sum(_resident(p, False) for p in pids) + scratch
+    if total > cap:
+        total = sum(_resident(p, True) for p in pids) + scratch
+    return total, len(pids), scratch
