@@ -191,8 +191,8 @@ class DaskCluster:
 
 
 def _end_leftovers(folder: Path) -> None:
-    """End the processes the cluster's workers left behind (those working in ``folder``): the phase-1 process
-    of a killed worker keeps running in its own session until its submission ends."""
+    """End the processes the cluster's workers left behind (those working in ``folder``), should any be left:
+    a killed worker's phase-1 process ends itself with its kernel (``submission_run.end_with_parent``)."""
     for entry in Path("/proc").glob("[0-9]*"):
         try:
             cwd = Path(os.readlink(entry / "cwd"))

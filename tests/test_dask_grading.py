@@ -152,6 +152,18 @@ def test_the_run_log_names_the_cluster_and_its_workers(distributed_run, cluster)
 
 
 @pytest.mark.slow
+def working_in(folder: Path) -> list[int]:
+    """The processes whose working folder lies in ``folder``."""
+    found = []
+    for entry in Path("/proc").glob("[0-9]*"):
+        try:
+            if Path(os.readlink(entry / "cwd")).is_relative_to(folder):
+                found.append(int(entry.name))
+        except OSError:
+            continue
+    return found
+
+
 def test_a_worker_killed_mid_run_loses_no_submission(root, reference, tmp_path_factory, notebook_env):
     """SIGKILL a worker while it executes a submission: the scheduler reruns it on the other worker; every
     student is graded once, with the scores of the local run."""
@@ -181,6 +193,11 @@ def test_a_worker_killed_mid_run_loses_no_submission(root, reference, tmp_path_f
         assert any(e["event"] == "finished" and e["student"] == victim and e["name"] == "w0" for e in events), events
         run = json.loads((course / "grading" / "runs" / f"{ASSIGNMENT}.json").read_text())
         assert run["failed"] == {}
+        # nothing the killed worker started (its phase-1 process, its kernel) works on: they ended with it
+        deadline = time.monotonic() + 120
+        while (left := working_in(cluster.tmp)) and time.monotonic() < deadline:
+            time.sleep(0.5)
+        assert not left, f"processes of the killed worker still work in its folder: {left}"
     finally:
         cluster.stop()
 
