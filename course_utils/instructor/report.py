@@ -158,22 +158,30 @@ def plot_assignment(result: AssignmentScores, path: Path) -> Path:
     return path
 
 
+def _reasons(log: Path, key: str) -> dict[str, list[str]]:
+    """Student -> reasons, the entry ``key`` of the JSON run log ``log``; empty without the log."""
+    if not log.is_file():
+        return {}
+    return dict(sorted(json.loads(log.read_text()).get(key, {}).items()))
+
+
 def flagged_students(course_dir: Path, assignment: str) -> dict[str, list[str]]:
     """Student -> why the last class run of ``assignment`` flagged their submission (0 on every test cell
     until graded by hand), from its run log; empty without a run log."""
-    log = Path(course_dir) / "grading" / "runs" / f"{assignment}.json"
-    if not log.is_file():
-        return {}
-    return dict(sorted(json.loads(log.read_text()).get("flagged", {}).items()))
+    return _reasons(Path(course_dir) / "grading" / "runs" / f"{assignment}.json", "flagged")
 
 
 def collect_refusals(course_dir: Path, assignment: str) -> dict[str, list[str]]:
     """Student (or folder name, where no account owns the folder) -> why the last collect of ``assignment``
     refused their submission folders, from its log; empty without a log."""
-    log = Path(course_dir) / "grading" / "runs" / f"{assignment}.collect.json"
-    if not log.is_file():
-        return {}
-    return dict(sorted(json.loads(log.read_text()).get("refused", {}).items()))
+    return _reasons(Path(course_dir) / "grading" / "runs" / f"{assignment}.collect.json", "refused")
+
+
+def _write_reasons(reasons: dict[str, list[str]], path: Path) -> Path:
+    """``reasons`` (student -> list) as a CSV file of two columns, student and reasons."""
+    pd.DataFrame({"student": list(reasons), "reasons": [" | ".join(r) for r in reasons.values()]}).to_csv(
+        path, index=False)
+    return path
 
 
 def write_report(course_dir: Path, assignments: list[str], folder: Path | None = None) -> list[Path]:
@@ -185,10 +193,7 @@ def write_report(course_dir: Path, assignments: list[str], folder: Path | None =
     for assignment in assignments:
         refused = collect_refusals(course_dir, assignment)
         if refused:
-            path = folder / f"{assignment}_refused_at_collect.csv"
-            pd.DataFrame({"student": list(refused), "reasons": [" | ".join(r) for r in refused.values()]}).to_csv(
-                path, index=False)
-            written.append(path)
+            written.append(_write_reasons(refused, folder / f"{assignment}_refused_at_collect.csv"))
         result = assignment_scores(course_dir, assignment)
         if result.scores.empty:
             continue
@@ -200,10 +205,7 @@ def write_report(course_dir: Path, assignments: list[str], folder: Path | None =
         written.append(plot_assignment(result, folder / f"{assignment}.png"))
         flagged = flagged_students(course_dir, assignment)
         if flagged:
-            path = folder / f"{assignment}_flagged.csv"
-            pd.DataFrame({"student": list(flagged), "reasons": [" | ".join(r) for r in flagged.values()]}).to_csv(
-                path, index=False)
-            written.append(path)
+            written.append(_write_reasons(flagged, folder / f"{assignment}_flagged.csv"))
     if graded:
         path = folder / "students.csv"
         student_totals(course_dir, graded).to_csv(path)
