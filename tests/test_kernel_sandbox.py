@@ -335,7 +335,7 @@ def test_kernels_of_two_workers_cannot_reach_each_other(isolation, places):
 KEYS = ("import ctypes\nlibc = ctypes.CDLL(None, use_errno=True)\n"
         "keyctl = lambda *a: libc.syscall(ctypes.c_long(250), *a)\n"
         "RINGS = {'user': -4, 'user-session': -5, 'session': -3,\n"
-        "         'persistent': keyctl(ctypes.c_long(22), ctypes.c_long(-1), ctypes.c_long(-4))}\n"
+        "         'persistent': keyctl(ctypes.c_long(22), ctypes.c_long(-1), ctypes.c_long(-3))}\n"
         "def add(data):\n"
         "    return {name: libc.syscall(ctypes.c_long(248), b'user', f'left-{name}'.encode(), data,"
         " ctypes.c_size_t(len(data)), ctypes.c_long(ring)) for name, ring in RINGS.items()}\n"

@@ -47,8 +47,6 @@ SHARED_VARIABLES = ("PYTHONHASHSEED", "MPLBACKEND", "COURSE_SCALE", "COURSE_THRE
                     "COURSE_KERNEL_MEMORY_MB", "LANG", "LC_ALL", "TZ")
 #: the topic of the workers' events (started, finished: student and worker), for progress and tests
 TOPIC = "course-grading"
-#: the longest path of a unix socket (Linux: 108 bytes with the final NUL); kernels' sockets live in the slot's folder
-SOCKET_PATH_MAX = 107
 #: the course package whose digest a worker must share with the grader
 PACKAGE_DIR = Path(__file__).resolve().parents[1]
 
@@ -163,11 +161,7 @@ def worker_problems(check: WorkerCheck) -> list[str]:
     """Why this worker cannot grade as the grader would (empty: it can)."""
     from .sandbox.kernel_sandbox import detect_isolation
 
-    problems = []
-    deepest = _slots_dir() / "99" / "g-12345678" / "submission-12345678" / "kernel-12345678" / "run" / "ipc-4"
-    if len(str(deepest).encode()) > SOCKET_PATH_MAX:
-        problems.append(f"its temporary folder {tempfile.gettempdir()} is too deep for the kernels' unix sockets "
-                        f"({len(str(deepest).encode())} > {SOCKET_PATH_MAX} bytes): set a shorter TMPDIR")
+    problems = []  # kernels' sockets live in a short folder of their own, whatever TMPDIR (sandbox.kernel_sandbox)
     if package_digest() != check.package:
         problems.append(f"its course_utils package ({PACKAGE_DIR}) differs from the grader's: install the same "
                         "version of the course on every worker")

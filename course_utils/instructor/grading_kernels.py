@@ -104,8 +104,8 @@ class HardenedExecute(Execute):
         try:
             cell, resources = super().preprocess_cell(cell, resources, index)
             return scored_by_errors_only(cell), resources
-        except DeadKernelError:
-            reason = "out of memory, or killed by the code"
+        except DeadKernelError:  # the sandbox's kernel manager may know why (its whole-kernel memory cap)
+            reason = getattr(self.km, "kill_reason", "") or "out of memory, or killed by the code"
         except CellTimeoutError:  # it ignored the interrupt at the time limit: the kernel is stopped at the end
             reason = "it did not stop when interrupted at the cell's time limit"
         number = self._cell_number(index)

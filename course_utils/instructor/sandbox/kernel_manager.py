@@ -151,9 +151,9 @@ class SandboxedKernelManager(AsyncKernelManager):
             self.memory_guard_used = "watchdog"
             total, processes, scratch = sandbox_memory(pid, self._memory_cap)
             if total > self._memory_cap:
-                self._kill_sandbox(pid, f"its {processes - 2} processes and its scratch files ({scratch // 1024**2} MiB) "
-                                        f"together held {total // 1024**2} MiB, more than the kernel's memory cap of "
-                                        f"{cap_mb} MiB")
+                self._kill_sandbox(pid, f"its {processes - 2} processes and its scratch files "
+                                        f"({scratch // 1024**2} MiB) together held {total // 1024**2} MiB, more than "
+                                        f"the kernel's memory cap of {cap_mb} MiB")
                 return
         if self._cgroup is not None and self._cgroup.oom_kills() and not self.kill_reason:
             self.kill_reason = f"its processes together reached the kernel's memory cap of {cap_mb} MiB (cgroup)"
@@ -207,7 +207,7 @@ class SandboxedKernelManager(AsyncKernelManager):
             if folder is not None:
                 shutil.rmtree(folder, ignore_errors=True)
         self._folder = self._sockets = None
-        if ran and self._identity is not None and not restart:  # nothing stored in its keyrings is left for the next one
+        if ran and self._identity is not None and not restart:  # nothing in its keyrings is left for the next one
             clear_keyrings(*self._identity)
 
     async def _async_cleanup_resources(self, restart: bool = False) -> None:

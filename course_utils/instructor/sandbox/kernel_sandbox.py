@@ -363,11 +363,11 @@ def keyring_command(uid: int, gid: int, action: str = "clear") -> list[str]:
     for the next student graded by the same worker. It prints what each KEYCTL_CLEAR returned (0: emptied;
     the persistent keyring's is -1 where the kernel has none)."""
     number = KEYCTL.get(os.uname().machine)
-    # the persistent keyring is linked into the user keyring (to reach it), emptied, then the user keyring
-    # (which drops that link) and the user-session keyring are emptied
+    # in a session keyring of its own (the grader's may be another's), the persistent keyring is linked into it:
+    # possessed, its owner may empty it; then the user and user-session keyrings are emptied
     program = (f"import ctypes; libc = ctypes.CDLL(None, use_errno=True); "
                f"keyctl = lambda *a: libc.syscall(ctypes.c_long({number}), *(ctypes.c_long(v) for v in a)); "
-               f"persistent = keyctl({KEYCTL_GET_PERSISTENT}, -1, {USER_KEYRINGS[0]}); "
+               f"keyctl({KEYCTL_JOIN_SESSION_KEYRING}, 0); persistent = keyctl({KEYCTL_GET_PERSISTENT}, -1, -3); "
                f"print([keyctl({KEYCTL_CLEAR}, persistent) if persistent > 0 else -1] + "
                f"[keyctl({KEYCTL_CLEAR}, ring) for ring in {USER_KEYRINGS}])")
     # -I: Python in isolated mode, which reads no user site-packages or PYTHON* variables that the user could steer
@@ -518,7 +518,8 @@ class KernelCgroup:
         """How many of its processes the out-of-memory killer ended (at the cgroup's limit)."""
         name = "memory.events" if self.version == 2 else "memory.oom_control"
         try:
-            fields = dict(line.split() for line in (self.path / name).read_text().splitlines() if len(line.split()) == 2)
+            lines = (self.path / name).read_text().splitlines()
+            fields = dict(line.split() for line in lines if len(line.split()) == 2)
         except OSError:
             return 0
         return int(fields.get("oom_kill", 0))
