@@ -127,7 +127,8 @@ def places(tmp_path_factory):
     (course / "grading" / "gradebook.db").write_text("grades")
     submission = base / "submission"
     submission.mkdir()
-    (submission / "A.ipynb").write_text("{}")
+    (submission / "A.ipynb").write_text('{"hidden": "tests restored for grading"}')
+    (submission / "notes.csv").write_text("1,2")
     (submission / "leak").symlink_to(course / "solutions" / "A" / "A.ipynb")
     data = base / "data"
     data.mkdir(mode=0o700)  # as pytest's and many instructors' folders are: the kernel's user still reads the data
@@ -181,7 +182,8 @@ def test_the_kernel_sees_only_its_submission_the_data_and_python(kernel, places)
     assert kernel.value(f"__import__('os').listdir({str(sockets)!r})") == ["run"]
     assert kernel.value(f"[n for n in __import__('os').listdir({str(sockets.parent)!r}) if n.startswith('course')]") == \
         [sockets.name]
-    assert kernel.value("sorted(__import__('os').listdir('.'))") == ["A.ipynb"]  # the link to a secret is left out
+    # the link to a secret is left out, and so is the notebook being graded (it holds the hidden tests)
+    assert kernel.value("sorted(__import__('os').listdir('.'))") == ["notes.csv"]
     assert kernel.value("__import__('os').getcwd()") == WORKDIR
     assert kernel.value(f"open({str(places['data'] / 'events.npy')!r}).read()") == "data"
     assert kernel.value("__import__('course_utils.notebook.paths').notebook.paths.data_dir().as_posix()") == \
@@ -191,7 +193,7 @@ def test_the_kernel_sees_only_its_submission_the_data_and_python(kernel, places)
 @pytest.mark.parametrize("where", ["data", "package", "python", "submission file"])
 def test_what_the_kernel_sees_is_read_only(kernel, places, where):
     target = {"data": places["data"] / "events.npy", "package": Path(kernel_sandbox.__file__),
-              "python": Path(sys.prefix) / "pyvenv.cfg", "submission file": Path(WORKDIR) / "A.ipynb"}[where]
+              "python": Path(sys.prefix) / "pyvenv.cfg", "submission file": Path(WORKDIR) / "notes.csv"}[where]
     _, error = kernel.run(f"open({str(target)!r}, 'a').write('x')")
     assert "Read-only file system" in error or "Permission denied" in error, error
 
@@ -460,10 +462,12 @@ def test_a_submission_link_never_enters_the_sandbox(tmp_path):
     submission = tmp_path / "submission"
     submission.mkdir()
     (submission / "notebook.ipynb").write_text("{}")
+    (submission / "table.csv").write_text("1,2")
     (submission / "link").symlink_to("/etc/shadow")
     command = sandbox_command(["true"], Isolation("user", bwrap="bwrap"), Limits(), read_only=(), run_dir=None,
                               submission=submission, etc_dir=None, uid=1000, gid=1000)
-    assert str(submission / "notebook.ipynb") in command and str(submission / "link") not in command
+    assert str(submission / "table.csv") in command and str(submission / "link") not in command
+    assert str(submission / "notebook.ipynb") not in command  # the notebook being graded holds the hidden tests
     assert command[command.index("--") + 1:][-1] == "true"
 
 

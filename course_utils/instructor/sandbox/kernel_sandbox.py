@@ -299,7 +299,7 @@ def sandbox_command(command: list[str], isolation: Isolation, limits: Limits, *,
 
     ``read_only``: folders bound read-only at their own paths; ``run_dir``: the kernel's socket folder,
     writable, at its own path; ``submission``: a folder whose files and subfolders (not its links)
-    appear read-only in the working folder; ``etc_dir``: ``passwd`` and ``group`` for ``/etc``;
+    appear read-only in the working folder, its notebooks left out; ``etc_dir``: ``passwd`` and ``group`` for ``/etc``;
     ``fonts``: matplotlib's font list, read-only in MPLCONFIGDIR.
     """
     args = [isolation.bwrap or "bwrap", "--unshare-pid", "--unshare-net", "--unshare-ipc", "--unshare-uts",
@@ -331,9 +331,9 @@ def sandbox_command(command: list[str], isolation: Isolation, limits: Limits, *,
     for path in read_only:
         _bind_readable(mounts, path)
     mounts.add("--tmpfs", None, WORKDIR, perms="1777", size_mb=limits.work_mb)
-    if submission is not None:
+    if submission is not None:  # its files, but no notebook: the one being graded holds the hidden tests
         for entry in sorted(Path(submission).iterdir()):
-            if not entry.is_symlink() and (entry.is_file() or entry.is_dir()):
+            if not entry.is_symlink() and (entry.is_file() or entry.is_dir()) and entry.suffix != ".ipynb":
                 mounts.add("--ro-bind", str(entry), f"{WORKDIR}/{entry.name}")
     if run_dir is not None:
         mounts.add("--bind", str(run_dir), str(run_dir))
