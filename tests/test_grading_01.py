@@ -6,6 +6,7 @@ it, and the wrong answers that break it.
 """
 import pytest
 
+from conftest import ROOT
 from course_utils.instructor import notebooks
 from grading_harness import edited, grade, grading_tests, solution_answers
 
@@ -76,9 +77,9 @@ WRONG = {
         "vblinear", f"{NOISE}\n        {WEIGHT}",
         "self.random = torch.exp(0.5 * self.logsig2_w) * torch.randn_like(self.logsig2_w)\n"
         "        weight = self.mu_w + torch.exp(0.5 * self.logsig2_w) * torch.randn_like(self.logsig2_w)"),
+    "uniform noise with unit variance": (
+        "vblinear", NOISE, "self.random = (torch.rand_like(self.logsig2_w) - 0.5) * math.sqrt(12.0)"),
     "noise with standard deviation 0.1": ("vblinear", NOISE, "self.random = 0.1 * torch.randn_like(self.logsig2_w)"),
-    "torch.mm instead of F.linear (2-d inputs only)": (
-        "vblinear", "return F.linear(x, weight, self.bias)", "return torch.mm(x, weight.T) + self.bias"),
     # --- VBLinear: sampling
     "samples only in training mode": ("vblinear", "if self.resample:", "if self.resample and self.training:"),
     "noise drawn even when frozen": ("vblinear", "if self.resample:\n            self.random", "if True:\n            self.random"),
@@ -106,7 +107,6 @@ WRONG = {
     "KL(p || q) instead of KL(q || p)": (
         "vblinear", KL_BODY, "return 0.5 * torch.sum(self.logsig2_w + (1.0 + self.mu_w**2) * torch.exp(-self.logsig2_w) - 1.0)"),
     "KL returned as a Python float": ("vblinear", KL_BODY, f"{KL_BODY[:6]} float({KL_BODY[7:]})"),
-    "KL in float32 whatever the layer's dtype": ("vblinear", KL_BODY, f"{KL_BODY}.float()"),
     # --- VBLinear: gradients
     "weights from mu_w.data": ("vblinear", "weight = self.mu_w +", "weight = self.mu_w.data +"),
     "weights from a detached copy of mu_w": ("vblinear", "weight = self.mu_w +", "weight = self.mu_w.clone().detach() +"),
@@ -118,10 +118,6 @@ WRONG = {
     "logsig2_w frozen (requires_grad=False)": (
         "vblinear", "self.logsig2_w = nn.Parameter(torch.empty(out_features, in_features))",
         "self.logsig2_w = nn.Parameter(torch.empty(out_features, in_features), requires_grad=False)"),
-    # --- VBLinear: dtypes
-    "noise always float32": ("vblinear", NOISE, "self.random = torch.randn(self.out_features, self.in_features)"),
-    "noise float32, cast by type promotion": (
-        "vblinear", NOISE, "self.random = torch.randn(self.logsig2_w.shape, device=self.logsig2_w.device)"),
     # --- neg_log_gauss
     "NLL summed over the batch": ("neg_log_gauss", "return torch.mean(", "return torch.sum("),
     "NLL with sigma instead of sigma^2": ("neg_log_gauss", "torch.exp(-log_var)", "torch.exp(-0.5 * log_var)"),
@@ -129,15 +125,14 @@ WRONG = {
     "NLL columns swapped": ("neg_log_gauss", "mean, log_var = outputs[:, 0], outputs[:, 1]", "log_var, mean = outputs[:, 0], outputs[:, 1]"),
     "NLL reads column 1 as ln sigma": (
         "neg_log_gauss", NLL_BODY, "return torch.mean(0.5 * (mean - targets) ** 2 * torch.exp(-2 * log_var) + log_var)"),
+    "NLL with the log variance clamped to [-6, 6]": (
+        "neg_log_gauss", "mean, log_var = outputs[:, 0], outputs[:, 1]",
+        "mean, log_var = outputs[:, 0], outputs[:, 1].clamp(-6.0, 6.0)"),
     "NLL median over the batch": ("neg_log_gauss", "return torch.mean(", "return torch.median("),
     "NLL targets not flattened": ("neg_log_gauss", "targets = targets.reshape(-1)", "targets = targets"),
     "NLL returned as a Python float": ("neg_log_gauss", NLL_BODY, f"return float({NLL_BODY[7:]})"),
     "NLL with the variance detached": ("neg_log_gauss", "torch.exp(-log_var)", "torch.exp(-log_var.detach())"),
     "NLL with the mean detached": ("neg_log_gauss", "(mean - targets)", "(mean.detach() - targets)"),
-    "NLL computed in float32": (
-        "neg_log_gauss", "mean, log_var = outputs[:, 0], outputs[:, 1]",
-        "mean, log_var = outputs[:, 0].float(), outputs[:, 1].float()"),
-    "NLL targets cast to float32": ("neg_log_gauss", "targets = targets.reshape(-1)", "targets = targets.reshape(-1).float()"),
     # --- bayes_amp_net
     "tanh instead of ReLU": ("bayes_amp_net", "stack += [vb_layer, nn.ReLU()]", "stack += [vb_layer, nn.Tanh()]"),
     "no activation at all (an affine network)": ("bayes_amp_net", "stack += [vb_layer, nn.ReLU()]", "stack += [vb_layer]"),
@@ -148,6 +143,7 @@ WRONG = {
     "ReLU on the inputs": ("bayes_amp_net", "return self.model(x)", "return self.model(torch.relu(x))"),
     "only two hidden layers": ("bayes_amp_net", "            VBLinear(hdn_dim, hdn_dim),\n            VBLinear(hdn_dim, hdn_dim),\n",
                                "            VBLinear(hdn_dim, hdn_dim),\n"),
+    "hdn_dim 64 by default": ("bayes_amp_net", "hdn_dim: int = 50)", "hdn_dim: int = 64)"),
     "hdn_dim ignored": ("bayes_amp_net", "self.training_size = training_size\n", "self.training_size = training_size\n        hdn_dim = 50\n"),
     "a plain nn.Linear output layer": ("bayes_amp_net", "VBLinear(hdn_dim, opt_dim)", "nn.Linear(hdn_dim, opt_dim)"),
     "an extra learned output scale": (
@@ -244,6 +240,10 @@ WRONG = {
         "get_prediction", "sigma_tot = torch.sqrt(sigma_model**2 + sigma_stoch**2)", "sigma_tot = sigma_model + sigma_stoch"),
     "spread over the events instead of the passes": (
         "get_prediction", "sigma_model = means.std(dim=0, unbiased=False)", "sigma_model = means.std(dim=1, unbiased=False)"),
+    "sigma_model as half the range of the sampled means": (
+        "get_prediction", "sigma_model = means.std(dim=0, unbiased=False)",
+        "sigma_model = (means.max(dim=0).values - means.min(dim=0).values) / 2"),
+    "n_monte 50 by default": ("get_prediction", "n_monte: int = 30)", "n_monte: int = 50)"),
     "n_monte + 1 passes": ("get_prediction", "for _ in range(n_monte)]", "for _ in range(n_monte + 1)]"),
     "n_monte - 1 passes": ("get_prediction", "for _ in range(n_monte)]", "for _ in range(1, n_monte)]"),
     "returns tensors": ("get_prediction", TO_NUMPY, "return mean, sigma_model, sigma_stoch, sigma_tot"),
@@ -257,9 +257,6 @@ WRONG = {
     "prediction freezes the parameters instead of no_grad": (
         "get_prediction", "    with torch.no_grad():\n        passes",
         "    for p in model.parameters():\n        p.requires_grad_(False)\n    if True:\n        passes"),
-    "prediction changes the default dtype": (
-        "get_prediction", "    with torch.no_grad():\n        passes",
-        "    torch.set_default_dtype(torch.float64)\n    with torch.no_grad():\n        passes"),
     "batches stacked instead of concatenated": (
         "get_prediction", "torch.cat([model(X) for X, _ in dataloader])",
         "torch.stack([model(X) for X, _ in dataloader]).reshape(-1, 2)"),
@@ -282,8 +279,6 @@ WRONG = {
         "                out[i * dataloader.batch_size:i * dataloader.batch_size + len(X)] = model(X)\n"
         "            passes.append(out)"),
     # --- found by a red team that saw only the student notebook
-    "noise drawn on the CPU whatever the weights' device": (
-        "vblinear", NOISE, "self.random = torch.randn(self.mu_w.shape, dtype=self.mu_w.dtype)"),
     "validation switches autograd on at the end, whatever the caller had": (
         "train_epoch", "    nll = float(np.mean(nll_per_batch))", "    torch.set_grad_enabled(True)\n    nll = float(np.mean(nll_per_batch))"),
     "training switches autograd on for good": (
@@ -626,7 +621,29 @@ def validate_epoch(dataloader, model):
     return loss, kl, nll
 """
 
+
+def _solution_edited(grade_id: str, old: str, new: str) -> tuple[str, str]:
+    """(grade_id, the solution's answer with one edit): a right answer that differs from it in one place."""
+    answers = solution_answers(notebooks.read(notebooks.solution_path(ROOT, ASSIGNMENT)))
+    return grade_id, edited(answers, grade_id, old, new)[grade_id]
+
+
 ALTERNATIVES = {
+    # float32 on the CPU, as the notebook makes its tensors: dtypes and devices need no care of their own
+    "noise from torch.randn in the default dtype": _solution_edited(
+        "vblinear", NOISE, "self.random = torch.randn(self.out_features, self.in_features)"),
+    "noise from torch.randn of the weights' shape on their device": _solution_edited(
+        "vblinear", NOISE, "self.random = torch.randn(self.logsig2_w.shape, device=self.logsig2_w.device)"),
+    "noise from torch.randn with the weights' dtype": _solution_edited(
+        "vblinear", NOISE, "self.random = torch.randn(self.mu_w.shape, dtype=self.mu_w.dtype)"),
+    "KL cast to float32": _solution_edited("vblinear", KL_BODY, f"{KL_BODY}.float()"),
+    "torch.mm for the (N, in_features) inputs of the course": _solution_edited(
+        "vblinear", "return F.linear(x, weight, self.bias)", "return torch.mm(x, weight.T) + self.bias"),
+    "NLL with the columns cast to float32": _solution_edited(
+        "neg_log_gauss", "mean, log_var = outputs[:, 0], outputs[:, 1]",
+        "mean, log_var = outputs[:, 0].float(), outputs[:, 1].float()"),
+    "NLL with the targets cast to float32": _solution_edited(
+        "neg_log_gauss", "targets = targets.reshape(-1)", "targets = targets.reshape(-1).float()"),
     "the draft's layer (noise as a plain attribute, clamped KL)": ("vblinear", DRAFT_STYLE_LAYER),
     "torch.distributions noise and KL, x @ W.T, Kaiming normal with gain 1, constant -9": ("vblinear", DISTRIBUTIONS_LAYER),
     "noise from torch.randn with the weights' dtype and device, einsum": ("vblinear", RANDN_LAYER),
@@ -664,49 +681,45 @@ REQUIREMENTS = {
         ("reset_parameters (called by __init__) re-initialises the layer", "test_vblinear_parameters",
          ["initialisation in __init__, reset_parameters does nothing"]),
         ("forward returns x W^T + b with W = mu_w + sigma * random, sigma = exp(logsig2_w / 2), one weight sample for "
-         "all events, a deterministic bias; inputs (*, in_features) -> (*, out_features)", "test_vblinear_forward",
-         ["torch.mm instead of F.linear (2-d inputs only)", "sigma = exp(logsig2) instead of its square root", "noise on the outputs (local reparameterisation)",
+         "all events, a deterministic bias; inputs (N, in_features) -> (N, out_features)", "test_vblinear_forward",
+         ["sigma = exp(logsig2) instead of its square root", "noise on the outputs (local reparameterisation)",
           "noise on the bias too", "no bias in the output", "noise scaled by sigma when stored",
           "noise drawn after the weights are built", "Bayesian biases sampled in the forward pass"]),
-        ("the noise is standard normal", "test_vblinear_forward", ["noise with standard deviation 0.1", "uniform noise"]),
+        ("the noise is standard normal", "test_vblinear_dtypes",
+         ["noise with standard deviation 0.1", "uniform noise", "uniform noise with unit variance"]),
         ("with resample true every pass draws new noise, in training and in evaluation mode alike",
          "test_vblinear_sampling", ["samples only in training mode", "noise drawn once in __init__ only",
                                      "noise reseeded on every pass"]),
         ("with resample = False the layer reuses its last noise (stored in self.random)", "test_vblinear_sampling",
          ["noise drawn even when frozen", "noise not kept: a frozen layer uses stale noise"]),
-        ("one independent standard-normal number per weight", "test_vblinear_sampling",
+        ("one independent standard-normal number per weight", "test_vblinear_dtypes",
          ["noise shared by all weights of a row", "noise shared by all weights of a column",
           "one noise value for the whole layer"]),
         ("KL() is the KL divergence to N(0, 1), summed over the weights, the biases not included",
          "test_vblinear_kl", ["KL without the -1", "KL with the biases", "KL with sigma instead of sigma^2",
                               "KL averaged over the weights", "KL(p || q) instead of KL(q || p)",
                               "KL with ln sigma instead of ln sigma^2"]),
-        ("KL() is a 0-dim tensor (float64 for a float64 layer)", "test_vblinear_kl",
-         ["KL returned as a Python float", "KL in float32 whatever the layer's dtype", "KL summed over one axis only"]),
+        ("KL() is a 0-dim tensor", "test_vblinear_kl", ["KL returned as a Python float", "KL summed over one axis only"]),
         ("the output reaches mu_w, bias and, through the sampled weights, logsig2_w; KL() reaches mu_w and logsig2_w",
          "test_vblinear_gradients", ["weights from mu_w.data", "weights from a detached copy of mu_w", "sigma detached in the forward pass",
                                      "KL with a detached logsig2_w", "logsig2_w frozen (requires_grad=False)"]),
-        ("the noise is drawn in the weights' dtype; outputs in the layer's dtype", "test_vblinear_dtypes",
-         ["noise always float32", "noise float32, cast by type promotion"]),
-        ("the noise is drawn on the weights' device", "test_vblinear_dtypes",
-         ["noise drawn on the CPU whatever the weights' device"]),
     ],
     "neg_log_gauss": [
         ("the mean over the events of (mean - A)^2 / (2 sigma^2) + ln(sigma^2) / 2, column 0 the mean, column 1 "
          "ln sigma^2 (the constant ln(2 pi)/2 accepted)", "test_neg_log_gauss_values",
          ["NLL summed over the batch", "NLL with sigma instead of sigma^2", "NLL with log sigma^2 instead of its half",
-          "NLL columns swapped", "NLL reads column 1 as ln sigma", "NLL median over the batch"]),
+          "NLL columns swapped", "NLL reads column 1 as ln sigma", "NLL median over the batch",
+          "NLL with the log variance clamped to [-6, 6]"]),
         ("a 0-dim tensor", "test_neg_log_gauss_values", ["NLL returned as a Python float"]),
         ("targets (N,) and (N, 1) give the same result, for any N >= 1", "test_neg_log_gauss_reference",
          ["NLL targets not flattened"]),
-        ("differentiable in outputs (the Gaussian likelihood's gradients)", "test_neg_log_gauss_reference",
+        ("differentiable in outputs (the Gaussian likelihood's gradients)", "test_neg_log_gauss_dtypes",
          ["NLL with the variance detached", "NLL with the mean detached"]),
-        ("the dtype of outputs, at its precision (float64 in, float64 out)", "test_neg_log_gauss_dtypes",
-         ["NLL computed in float32", "NLL targets cast to float32"]),
     ],
     "bayes_amp_net": [
-        ("20 -> hdn_dim -> hdn_dim -> hdn_dim -> 2 with four VBLinear layers; hdn_dim sets the width",
-         "test_bayes_amp_net_structure", ["only two hidden layers", "hdn_dim ignored", "a plain nn.Linear output layer"]),
+        ("20 -> hdn_dim -> hdn_dim -> hdn_dim -> 2 with four VBLinear layers; hdn_dim sets the width, 50 by default",
+         "test_bayes_amp_net_structure", ["only two hidden layers", "hdn_dim ignored", "a plain nn.Linear output layer",
+                                          "hdn_dim 64 by default"]),
         ("no parameters other than the layers'", "test_bayes_amp_net_structure", ["an extra learned output scale"]),
         ("a ReLU after each hidden layer", "test_bayes_amp_net_activations",
          ["tanh instead of ReLU", "no activation at all (an affine network)", "leaky ReLU"]),
@@ -732,14 +745,14 @@ REQUIREMENTS = {
          "(batch_size None, a last batch of one)", "test_train_epoch_reference",
          ["training averages per event", "training counts batches from dataloader.batch_size",
           "training returns the last batch's values"]),
-        ("train_epoch leaves autograd, the default dtype and requires_grad as it found them", "test_train_epoch_runs",
+        ("train_epoch leaves autograd and requires_grad as it found them", "test_train_epoch_runs",
          ["training freezes the parameters at the end", "training leaves autograd off",
           "training switches autograd on for good"]),
         ("train_epoch leaves the layers' resample flags as it found them", "test_train_epoch_runs",
          ["training switches every resample flag on"]),
         ("validate_epoch computes no gradients", "test_validate_epoch",
          ["validation with gradients", "validation freezes the parameters instead of no_grad"]),
-        ("validate_epoch leaves autograd, the default dtype, requires_grad and the resample flags as it found them", "test_validate_epoch",
+        ("validate_epoch leaves autograd, requires_grad and the resample flags as it found them", "test_validate_epoch",
          ["validation leaves autograd off", "validation freezes the parameters instead of no_grad",
           "validation leaves resample off",
           "validation switches autograd on at the end, whatever the caller had"]),
@@ -759,16 +772,15 @@ REQUIREMENTS = {
          ["sigma_stoch as the mean of sigma", "sigma_stoch from the mean log variance",
           "variances read as exp(log variance / 2)"]),
         ("sigma_model = the standard deviation of the sampled means (1/n or 1/(n-1))", "test_get_prediction_statistics",
-         ["sigma_model from the variances"]),
-        ("exactly n_monte passes; mean = the average of the sampled means, in the loader's order",
-         "test_get_prediction_statistics", ["n_monte + 1 passes", "n_monte - 1 passes", "prediction with a warm-up pass",
+         ["sigma_model from the variances", "sigma_model as half the range of the sampled means"]),
+        ("exactly n_monte passes, 30 by default; mean = the average of the sampled means, in the loader's order",
+         "test_get_prediction_statistics", ["n_monte 50 by default", "n_monte + 1 passes", "n_monte - 1 passes", "prediction with a warm-up pass",
                                               "prediction mean is the median"]),
         ("any loader: batch_size None, batches of any sizes, a last batch of one", "test_get_prediction_loaders_and_state",
          ["squeeze breaks a batch of one", "batch offsets from dataloader.batch_size", "batches stacked instead of concatenated"]),
-        ("afterwards autograd, the default dtype, requires_grad and the resample flags are as they were", "test_get_prediction_loaders_and_state",
+        ("afterwards autograd, requires_grad and the resample flags are as they were", "test_get_prediction_loaders_and_state",
          ["prediction leaves autograd off", "one network per pass, resample left off", "prediction switches resampling off",
-          "prediction freezes the parameters instead of no_grad", "prediction changes the default dtype",
-          "prediction switches every resample flag on"]),
+          "prediction freezes the parameters instead of no_grad", "prediction switches every resample flag on"]),
     ],
 }
 

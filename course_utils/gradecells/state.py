@@ -41,7 +41,8 @@ def snapshot(model: nn.Module | None = None, flags: Iterable[str] = ()) -> Snaps
 
 
 def differences(before: Snapshot, after: Snapshot, ignore: Iterable[str] = ()) -> list[str]:
-    """Human-readable differences; ``ignore`` may hold ``"training"`` (modes a call may change)."""
+    """Human-readable differences; ``ignore`` may hold ``"training"`` (modes a call may change) and
+    ``"default_dtype"`` (where the exercise text does not speak of it)."""
     ignore = set(ignore)
     found = []
     if before.grad_enabled != after.grad_enabled:
@@ -49,7 +50,7 @@ def differences(before: Snapshot, after: Snapshot, ignore: Iterable[str] = ()) -
                      f"{'on' if after.grad_enabled else 'off'} after it (restore it, e.g. with `with torch.no_grad():`)")
     if before.inference_mode != after.inference_mode:
         found.append("inference mode was left switched on")
-    if before.default_dtype != after.default_dtype:
+    if "default_dtype" not in ignore and before.default_dtype != after.default_dtype:
         found.append(f"the default dtype changed from {before.default_dtype} to {after.default_dtype}")
     if "training" not in ignore:
         changed = [name for name, mode in before.training.items() if after.training.get(name, mode) != mode]
