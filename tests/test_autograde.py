@@ -2,10 +2,12 @@
 
 Every assignment's demo class (five kinds of submission) is graded by the parallel command, run as the
 instructor guide shows it (`make grade A=... COURSE_DIR=... WORKERS=2` from the course root). Tutorial 01's
-class also holds the six submissions that attack the grader and the eleven that attack the grading (test
-tampering, peeking, breaking others, network, process and disk bombs, a detached process, marker texts:
-``submissions.ATTACK_CLASS``), and its demo class of five is graded a second time by nbgrader's own serial
-`nbgrader autograde`: the gradebook and the feedback must be the same.
+class also holds the submissions that attack the grader (``submissions.HARDENING_CLASS``: among them what
+nbgrader itself cannot take, pasted test cells, another schema version, 20 000 cells, and folders that are
+no student id) and the eleven that attack the grading (test tampering, peeking, breaking others, network,
+process and disk bombs, a detached process, marker texts: ``submissions.ATTACK_CLASS``), and its demo class of
+five is graded a second time by nbgrader's own serial `nbgrader autograde`: the gradebook and the feedback
+must be the same.
 """
 import hashlib
 import html
@@ -24,8 +26,9 @@ from course_utils.instructor import notebooks
 from course_utils.instructor.demo import grade, prepare_course, submit
 from course_utils.instructor.nbgrader_cli import grades
 from course_utils.instructor.sandbox.kernel_sandbox import Limits, detect_isolation
-from course_utils.instructor.submissions import (ATTACK_CLASS, FLAGGED, HARDENING_CLASS, NETWORK_PORT,
-                                                 attack_expectations, demo_class, hardening_expectations)
+from course_utils.instructor.submissions import (ATTACK_CLASS, FLAGGED, FLAGGED_BEFORE_RUN, HARDENING_CLASS,
+                                                 INVALID_IDS, NETWORK_PORT, attack_expectations, demo_class,
+                                                 hardening_expectations)
 
 pytestmark = pytest.mark.slow
 
@@ -159,7 +162,7 @@ def graded_serially(root, tmp_path_factory, notebook_env):
 def test_every_submission_is_graded_on_every_cell(graded):
     assignment, _, solution, cell_grades, _, _ = graded
     expected = {notebooks.nbgrader_meta(c)["grade_id"] for c in notebooks.graded_cells(solution)}
-    assert set(cell_grades) == set(class_of(assignment))
+    assert set(cell_grades) == set(class_of(assignment)) - INVALID_IDS
     for student, cells in cell_grades.items():
         assert set(cells) == expected, student
 
@@ -210,8 +213,8 @@ def test_feedback_and_export_hide_hidden_tests(graded, root):
     }
     assert len(hidden_lines) > 10
     for student in class_of(assignment):
-        if student in run["invalid"]:  # not a notebook: no feedback, the run report says why
-            assert not (course / "grading" / "feedback" / student).exists()
+        if student in {**run["invalid"], **run["invalid_ids"]} or student in FLAGGED_BEFORE_RUN:
+            assert not (course / "grading" / "feedback" / student).exists()  # not run: the run report says why
             continue
         page = (course / "grading" / "feedback" / student / assignment / f"{assignment}.html").read_text()
         submitted = (course / "grading" / "submitted" / student / assignment / f"{assignment}.ipynb").read_text()
@@ -219,7 +222,8 @@ def test_feedback_and_export_hide_hidden_tests(graded, root):
         shown = [line for line in hidden_lines if html.escape(line) in page or line in page]
         assert not shown, f"{student}'s feedback shows hidden-test code: {shown[:3]}"
     exported = (course / "grading" / "grades.csv").read_text()
-    assert all(student in exported for student in class_of(assignment))
+    assert all(student in exported for student in set(class_of(assignment)) - INVALID_IDS)
+    assert "alice,carol" not in exported
 
 
 def gradebook_rows(course, assignment, students):
@@ -270,10 +274,10 @@ def test_attacks_on_the_grader_cost_only_what_they_break(hardened):
     for student, zero in ((s, z) for s, z in expectations.items() if s in class_of(HARDENED)):
         cells = cell_grades[student]
         zero = list(cells) if zero is None else zero
-        assert zero or student == "olivia"
+        assert zero or student in ("olivia", "niaj", "pat")  # full marks expected
         assert {name: cells[name][0] for name in zero} == dict.fromkeys(zero, 0.0), student
         assert all(cells[name][0] == cells[name][1] for name in cells if name not in zero), student
-    assert set(HARDENING_CLASS) <= set(cell_grades)
+    assert set(HARDENING_CLASS) - INVALID_IDS <= set(cell_grades)
     assert list(run["invalid"]) == ["mallory"] and "not a valid notebook" in run["invalid"]["mallory"]
     assert run["failed"] == {} and run["feedback_failed"] == {}
 
@@ -283,14 +287,44 @@ def test_flagged_submissions_score_zero_and_need_a_manual_grade(hardened, course
     gradebook each of its grade cells has an automatic score of 0 and needs a manual grade. Nothing else is flagged."""
     _, _, _, cell_grades, run, stdout = hardened
     needs_sandbox()
-    assert set(run["flagged"]) == FLAGGED and set(ATTACK_CLASS) <= set(cell_grades)
+    assert set(run["flagged"]) == FLAGGED | FLAGGED_BEFORE_RUN and set(ATTACK_CLASS) <= set(cell_grades)
     assert any("the kernel did not fail a check that must fail" in reason for reason in run["flagged"]["oscar"])
     assert any("get_ipython" in reason for reason in run["flagged"]["eve"])
-    for student in FLAGGED:
+    for student in FLAGGED | FLAGGED_BEFORE_RUN:
         assert f"{student}: flagged" in stdout
         assert all(auto == 0 and needs for auto, needs in course_gradebook(student)), student
-    for student in set(cell_grades) - FLAGGED - {"heidi"}:  # nbgrader itself asks a manual grade for a deleted cell
+    for student in set(cell_grades) - FLAGGED - FLAGGED_BEFORE_RUN - {"heidi"}:  # heidi: nbgrader's, a deleted cell
         assert not any(needs for _, needs in course_gradebook(student)), student
+
+
+def test_what_nbgrader_cannot_take_stops_no_one(hardened, course_gradebook):
+    """Cell metadata nbgrader stops a whole class at (niaj's pasted test cells, pat's other schema version) is made
+    the release's before the run: both keep their full marks, with a note, unflagged. uma's 20 000 cells are not
+    run: 0, flagged. The folders `alice,carol` and `*` are no student ids: never graded, reported; alice and carol
+    (whom nbgrader's comma-separated lists would have named) are graded as ever."""
+    assignment, course, solution, cell_grades, run, stdout = hardened
+    for student in ("niaj", "pat"):
+        assert all(score == maximum for score, maximum in cell_grades[student].values()), student
+        assert student not in run["flagged"] and not any(needs for _, needs in course_gradebook(student)), student
+        assert f"{student}: cell metadata made the release's" in stdout
+    assert sum("pasted copy" in note for note in run["normalised"]["niaj"]) == 2
+    assert any("metadata of" in note and "restored" in note for note in run["normalised"]["pat"])
+    executed = notebooks.read(course / "grading" / "autograded" / "niaj" / assignment / f"{assignment}.ipynb")
+    carried = [notebooks.nbgrader_meta(c)["grade_id"] for c in executed.cells if notebooks.nbgrader_meta(c)]
+    assert len(carried) == len(set(carried)) == len(notebooks.answer_ids(solution)) + len(cell_grades["niaj"])
+    assert len(executed.cells) == len(solution.cells) + 2  # the two pasted copies, run as niaj's own cells
+
+    assert "cells, more than the 2000 graded automatically" in run["flagged"]["uma"][0]
+    assert not (course / "grading" / "autograded" / "uma").exists() and "uma" not in run["normalised"]
+    assert sum(score for score, _ in cell_grades["uma"].values()) == 0
+
+    assert set(run["invalid_ids"]) == INVALID_IDS
+    for folder in INVALID_IDS:
+        assert "not a valid student id" in run["invalid_ids"][folder] and f"{folder}: not graded" in stdout
+        assert not (course / "grading" / "autograded" / folder).exists()
+        assert not (course / "grading" / "feedback" / folder).exists()
+    assert cell_grades["alice"] and cell_grades["carol"] and not INVALID_IDS & set(cell_grades)
+    assert run["failed"] == {}
 
 
 @pytest.fixture(scope="module")
@@ -373,5 +407,6 @@ def test_instructor_report(hardened, root, notebook_env):
     assert figure.startswith(b"\x89PNG") and len(figure) > 20_000
     assert "get_prediction" in result.stdout and "mean total" in result.stdout
     flagged = pd.read_csv(folder / f"{assignment}_flagged.csv").set_index("student")
-    assert set(flagged.index) == FLAGGED & set(cell_grades) and "os.kill" in flagged.loc["grace", "reasons"]
+    assert set(flagged.index) == (FLAGGED | FLAGGED_BEFORE_RUN) & set(cell_grades)
+    assert "os.kill" in flagged.loc["grace", "reasons"] and "cells" in flagged.loc["uma", "reasons"]
     assert "grace: flagged for a manual grade" in result.stdout

@@ -10,9 +10,11 @@ collect   copy each student's newest submission from nbgrader's exchange into gr
 grade     autograde every submission in grading/submitted on all cores (--workers N), then write
           feedback and grading/grades.csv; the scores are those of `nbgrader autograde`. Phase 1 on a Dask
           cluster: --scheduler tcp://host:8786 or --cluster FILE (dask-jobqueue); the gradebook where
-          COURSE_DB_URL (or nbgrader_config.py) says, e.g. on PostgreSQL
+          COURSE_DB_URL (or nbgrader_config.py) says, e.g. on PostgreSQL. A folder of grading/submitted whose
+          name is no student id (collect's rule) is never graded, and reported
 report    the instructor report from the gradebook: CSV files and a figure in grading/reports/
-demo      autograde a demo class (five kinds of students and six attacks on the grader), with its report
+demo      autograde a demo class (five kinds of students, the submissions that attack the grader and, where
+          kernels run in a sandbox, those that attack the grading), with its report
 summary   print the course summary table
 outputs   re-execute the solutions in place (CI scale, offline data): the outputs nbval checks
 """

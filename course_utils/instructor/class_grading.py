@@ -61,7 +61,7 @@ class ClassRun:
     invalid_ids: dict[str, str] = field(default_factory=dict)  # folder of grading/submitted -> why it is not graded
     invalid: dict[str, str] = field(default_factory=dict)   # student -> why the notebook could not be read
     normalised: dict[str, list[str]] = field(default_factory=dict)  # student -> cell metadata made the release's
-    failed: dict[str, str] = field(default_factory=dict)    # student -> why phase 1 or the replay gave no result
+    failed: dict[str, str] = field(default_factory=dict)    # student -> why phase 1 gave no result (0 points)
     flagged: dict[str, list[str]] = field(default_factory=dict)  # student -> why it needs a manual grade
     tampered: dict[str, list[str]] = field(default_factory=dict)  # student -> files of its private course it wrote
     left_out: dict[str, list[str]] = field(default_factory=dict)  # student -> links/special files not copied
@@ -194,7 +194,8 @@ def normalise_submissions(snapshot: RunSnapshot, students: list[str]) -> tuple[d
                         nbformat.write(notebook, str(path))
                         notes.setdefault(student, []).extend(f"{name}: {note}" for note in changed)
         except Exception as error:  # whatever the notebook holds: this student only
-            refused[student] = f"its notebook could not be prepared for nbgrader: {type(error).__name__}: {str(error)[:200]}"
+            refused[student] = (f"its notebook could not be prepared for nbgrader: {type(error).__name__}: "
+                                f"{str(error)[:200]}")
     return notes, refused
 
 
@@ -345,18 +346,21 @@ def _replay(course_dir: Path, assignment: str, snapshot: RunSnapshot, results: d
     try:
         run_nbgrader(course_dir, *arguments, env=replay_env)
         return
-    except RuntimeError as error:  # nbgrader went on with the others where it names the students it could not grade
-        failed = sorted(set(re.findall(r"for student '([^']+)'", str(error))) & set(results))
-        for student in failed:
-            _not_graded(run, student, "see nbgrader's log")
-        if failed:
-            return
-    for student in sorted(results):
+    except RuntimeError as error:  # where nbgrader names the students it could not grade, it went on with the others
+        named = sorted(set(re.findall(r"for student '([^']+)'", str(error))) & set(results))
+    for student in named or sorted(results):  # once more alone: its own error, or its grades
         try:
             run_nbgrader(course_dir, *arguments, "--student", student, env=replay_env)
         except RuntimeError as error:
-            lines = [line for line in str(error).splitlines() if "Error" in line or "ERROR" in line] or ["failed"]
-            _not_graded(run, student, lines[-1][:300])
+            _not_graded(run, student, _error_line(str(error)))
+
+
+def _error_line(output: str) -> str:
+    """The line of nbgrader's ``output`` that says what went wrong: the exception, else its last error line."""
+    lines = output.splitlines()
+    found = ([line for line in lines if re.match(r"[\w.]+(Error|Exception): ", line)]
+             or [line for line in lines if "Error" in line or "ERROR" in line] or ["nbgrader failed"])
+    return found[-1].strip()[:300]
 
 
 def grade_class(course_dir: Path, assignment: str, workers: int | None = None, env: dict[str, str] | None = None,
@@ -378,8 +382,9 @@ def grade_class(course_dir: Path, assignment: str, workers: int | None = None, e
                                 + (f" (folders that are no student id: {', '.join(map(_shown, run.invalid_ids))})"
                                    if run.invalid_ids else ""))
     if not PLAIN_PATH.fullmatch(str(Path(tempfile.gettempdir()) / f"grade-{assignment}")):
-        raise RuntimeError(f"the run's work folder {tempfile.gettempdir()}/grade-{assignment}-... holds characters nbgrader "
-                         "reads as patterns: set TMPDIR to a folder whose path has letters, digits, '.', '_', '-' only")
+        raise RuntimeError(f"the run's work folder {tempfile.gettempdir()}/grade-{assignment}-... holds characters "
+                           "nbgrader reads as patterns: set TMPDIR to a folder whose path has letters, digits, '.', "
+                           "'_', '-' only")
     if not notebook_names(course_dir, assignment):
         raise FileNotFoundError(f"{assignment} is not in {course_dir}'s gradebook: run `make notebooks` "
                                 "(nbgrader generate_assignment) before grading")

@@ -51,7 +51,8 @@ def instructor_cells(release) -> dict[str, nbformat.NotebookNode]:
 
 def _retyped(cell, cell_type: str):
     """``cell`` as a cell of ``cell_type``: same source, metadata and id, no outputs or attachments."""
-    make = {"code": nbformat.v4.new_code_cell, "markdown": nbformat.v4.new_markdown_cell, "raw": nbformat.v4.new_raw_cell}
+    make = {"code": nbformat.v4.new_code_cell, "markdown": nbformat.v4.new_markdown_cell,
+            "raw": nbformat.v4.new_raw_cell}
     new = make[cell_type](source=cell.get("source", ""), metadata=cell.metadata)
     if "id" in cell:
         new["id"] = cell["id"]

@@ -178,6 +178,40 @@ def _truncated_json(release, solution) -> str:
     return text[: len(text) // 2]
 
 
+def _pasted_test_cells(release, solution):
+    """Perfect answers, and two test cells copied and pasted as JupyterLab pastes them (metadata and all, a new
+    cell id): the first below itself, the last at the top of the notebook. Two cells carry each grade id."""
+    filled = perfect(release, solution)
+    tests = list(notebooks.graded_cells(filled))
+    below, top = copy.deepcopy(tests[0]), copy.deepcopy(tests[-1])
+    for pasted in (below, top):
+        if "id" in pasted:
+            pasted["id"] = nbformat.v4.new_code_cell()["id"]
+    filled.cells.insert(filled.cells.index(tests[0]) + 1, below)
+    filled.cells.insert(0, top)
+    return filled
+
+
+def _old_schema(release, solution):
+    """Perfect answers; the first test cell's nbgrader metadata says ``schema_version`` 1 (nbgrader 0.5's)."""
+    filled = perfect(release, solution)
+    notebooks.nbgrader_meta(next(notebooks.graded_cells(filled)))["schema_version"] = 1
+    return filled
+
+
+#: markdown cells uma adds (20 000: far above the most cells graded automatically, normalise.MAX_CELLS)
+MANY_CELLS = 20_000
+
+
+def _many_cells(release, solution):
+    """Perfect answers and MANY_CELLS markdown cells after them."""
+    filled = perfect(release, solution)
+    filled.cells += [nbformat.from_dict({"cell_type": "markdown", "id": f"note-{n}", "metadata": {},
+                                         "source": f"note {n}"})
+                     for n in range(MANY_CELLS)]  # as new_markdown_cell makes them, without validating each
+    return filled
+
+
 #: student id -> (description, how the submission is made); a maker may return text (written as is)
 HARDENING_CLASS: dict[str, tuple[str, Callable]] = {
     "frank": ("memory bomb in the last answer cell", _prefixed(-1, MEMORY_BOMB)),
@@ -186,7 +220,17 @@ HARDENING_CLASS: dict[str, tuple[str, Callable]] = {
     "ivan": ("moved the last grade cell above its answer cell", _last_grade_cell_before_its_answer),
     "judy": ("writes into the course folder and the gradebook (answers perfect)", _with_writer),
     "mallory": ("notebook file cut in half: not valid JSON", _truncated_json),
+    "niaj": ("perfect answers and two test cells copied and pasted (a second cell with each grade id)",
+             _pasted_test_cells),
+    "pat": ("perfect answers, a test cell's nbgrader metadata of another schema_version", _old_schema),
+    "uma": (f"perfect answers and {MANY_CELLS} markdown cells", _many_cells),
+    "alice,carol": ("a folder named with a comma (a notebook cut in half): not a student id", _truncated_json),
+    "*": ("a folder named '*' (a glob; perfect answers): not a student id", perfect),
 }
+#: folders of the hardening class that are not student ids: never graded, reported
+INVALID_IDS = {"alice,carol", "*"}
+#: hardening students flagged for a manual grade before any kernel runs (too many cells: not run)
+FLAGGED_BEFORE_RUN = {"uma"}
 
 
 def hardening_expectations(solution) -> dict[str, list[str] | None]:
@@ -200,6 +244,9 @@ def hardening_expectations(solution) -> dict[str, list[str] | None]:
         "ivan": graded[-1:],
         "judy": None,  # flagged (paths outside its working folder): 0 until graded by hand
         "mallory": None,
+        "niaj": [],  # the original test cells are graded; the pasted copies run as its own code
+        "pat": [],  # the release's metadata restored
+        "uma": None,  # not run: flagged, 0 until graded by hand
     }
 
 
