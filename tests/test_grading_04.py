@@ -87,8 +87,6 @@ WRONG = {
     "the padding assumed at the end of each jet": _latent(
         "        real = (torch.arange(x.shape[1]) < m.sum(dim=1, keepdim=True)).unsqueeze(-1)\n"
         + LATENT.split("\n", 1)[1]),
-    "a bool mask breaks the count (1 - m)": _latent(
-        LATENT.replace("real.sum(dim=1).to(phi.dtype)", "(x.shape[1] - (1 - m).sum(dim=1, keepdim=True))")),
     "squeezed latent: one jet or inner_dim=1 lose an axis": _latent(
         LATENT.replace("return phi.sum(dim=1) / real.sum(dim=1).to(phi.dtype)",
                        "return (phi.sum(dim=1) / real.sum(dim=1).to(phi.dtype)).squeeze()")),
@@ -178,13 +176,8 @@ WRONG = {
                                 "np.log(safe_pt / jet_pt[:, None])"),
     "log10 instead of the natural logarithm": ("jet_axis_features", "np.stack([np.log(safe_pt), np.log(safe_energy)",
                                                "np.stack([np.log10(safe_pt), np.log10(safe_energy)"),
-    "computed in float32": ("jet_axis_features", "np.asarray(constituents, dtype=np.float64)",
-                            "np.asarray(constituents, dtype=np.float32)"),
-    "computed in float32, returned as float64": (
-        "jet_axis_features", ("np.asarray(constituents, dtype=np.float64)", "return np.where(mask[..., None], features, 0.0)"),
-        ("np.asarray(constituents, dtype=np.float32)", "return np.where(mask[..., None], features, 0.0).astype(np.float64)")),
     "the input's padding overwritten in place": (
-        "jet_axis_features", "    jet = x.sum(axis=1)  # (N, 4)\n", "    jet = x.sum(axis=1)  # (N, 4)\n    x[~mask] = 1.0\n"),
+        "jet_axis_features", "    jet = x.sum(axis=1)  # (N, 4)\n", "    jet = x.sum(axis=1)  # (N, 4)\n    constituents[~mask] = 1.0\n"),
     # ---- found by a red team that saw only the student notebook
     "Phi on the raw padding, its outputs masked: nan gradients": _latent(
         "        real = m.bool().unsqueeze(-1)\n        phi = torch.where(real, self.Phi(x), torch.zeros(()))\n"
@@ -198,10 +191,27 @@ WRONG = {
         "    model.train()\n    return np.concatenate(truths), np.concatenate(preds)"),
     "latent puts the model in training mode at the end": (
         "predict", "    return np.concatenate(parts)", "    model.train()\n    return np.concatenate(parts)"),
-    "computed in the input's dtype, converted at the end": (
-        "jet_axis_features", "x = np.asarray(constituents, dtype=np.float64)", "x = np.asarray(constituents)"),
-    "the jet sum in the input's dtype": (
-        "jet_axis_features", "jet = x.sum(axis=1)  # (N, 4)", "jet = np.asarray(constituents).sum(axis=1).astype(np.float64)"),
+    # ---- probes on generated inputs: padding in any slots, random dataset sizes, stated defaults left out
+    "the first slot always counted as real": _latent(
+        "        real = m.bool().clone()\n        real[:, 0] = True\n        real = real.unsqueeze(-1)\n"
+        + LATENT.split("\n", 1)[1]),
+    "divided by the position of the last real slot, not the number of real ones": _latent(
+        LATENT.replace("real.sum(dim=1).to(phi.dtype)", "(m * torch.arange(1, m.shape[1] + 1)).amax(dim=1, keepdim=True)")),
+    "predict_proba's default batch_size 1000": (
+        "predict", "def predict_proba(model, test_dataset, batch_size: int = 1024)",
+        "def predict_proba(model, test_dataset, batch_size: int = 1000)"),
+    "latent's default batch_size 1000": (
+        "predict", "def latent(model, test_dataset, batch_size: int = 1024)", "def latent(model, test_dataset, batch_size: int = 1000)"),
+    "predict_proba: an empty last batch when batch_size divides N": (
+        "predict", PREDICT_LOOP,
+        "        for X, y, M in (test_dataset[i * batch_size:(i + 1) * batch_size] "
+        "for i in range(len(test_dataset) // batch_size + 1)):\n"),
+    "latent: an empty last batch when batch_size divides N": (
+        "predict", "for X, _, M in batches(test_dataset, batch_size)]",
+        "for X, _, M in (test_dataset[i * batch_size:(i + 1) * batch_size] "
+        "for i in range(len(test_dataset) // batch_size + 1))]"),
+    "jet_axis_features: the padding assumed at the end of each jet": (
+        "jet_axis_features", "mask = x[..., 0] > 0", "mask = np.arange(x.shape[1]) < (x[..., 0] > 0).sum(axis=1)[:, None]"),
 }
 
 # ------------------------------------------------------------------ the requirement-to-test table
@@ -216,14 +226,18 @@ REQUIREMENTS = {
         ("padded slots never enter, whatever values x holds there, nan and inf included", "test_pfn_masking",
          ["mean over every slot, padding included", "Phi(x) times the mask: nan or inf in a padded slot leaks",
           "inputs masked, but Phi(0) of the padding still summed"]),
+        ("the padding may sit in any slots (the mean against a per-jet reference, random shapes)", "test_pfn_masking",
+         ["the padding assumed at the end of each jet", "the first slot always counted as real",
+          "divided by the position of the last real slot, not the number of real ones"]),
         ("padded slots never enter the gradients either (nan or inf in the padding)", "test_pfn_masking",
          ["Phi on the raw padding, its outputs masked: nan gradients"]),
-        ("latent of shape (N, inner_dim), forward of shape (N, 1), for any N >= 1 and inner_dim >= 1", "test_pfn_shapes",
+        ("latent of shape (N, inner_dim), forward of shape (N, 1), for any N >= 1 and inner_dim >= 1 (random shapes)",
+         "test_pfn_shapes",
          ["squeezed latent: one jet or inner_dim=1 lose an axis", "forward squeezed to (N,)"]),
-        ("a float and a bool mask give the same result", "test_pfn_shapes", ["a bool mask breaks the count (1 - m)"]),
         ("forward = proba_from_latent(latent(x, m))", "test_pfn_shapes", ["forward without F"]),
-        ("the padding may sit anywhere; the output does not depend on the order of the constituents",
-         "test_pfn_permutation_and_gradients", ["the padding assumed at the end of each jet"]),
+        ("the output does not depend on the order of the constituents", "test_pfn_permutation_and_gradients",
+         ["the padding assumed at the end of each jet", "the first slot always counted as real",
+          "divided by the position of the last real slot, not the number of real ones"]),
         ("differentiable: the output's gradients reach Phi and F", "test_pfn_permutation_and_gradients",
          ["latent detached from the graph", "forward detached from the graph", "forward without F"]),
         ("vectorised: the calls of Phi do not grow with the number of jets or constituents", "test_pfn_shapes",
@@ -254,10 +268,15 @@ REQUIREMENTS = {
          "test_predict_proba",
          ["shuffled order", "truths returned as a tensor", "predictions returned as a tensor",
           "squeezed predictions: a last batch of one loses its axis", "the last, incomplete batch dropped"]),
-        ("batches of batch_size jets, the last one holding the rest (one jet perhaps)", "test_predict_proba",
+        ("batches of batch_size jets, the last one holding the rest (one jet perhaps), for random dataset sizes",
+         "test_predict_proba",
          ["all jets in one batch", "torch.chunk into batch_size pieces", "torch.chunk into ceil(N / batch_size) equal pieces",
           "squeezed predictions: a last batch of one loses its axis", "batch offsets from the loader's batch_size",
-          "the last, incomplete batch dropped"]),
+          "the last, incomplete batch dropped", "predict_proba: an empty last batch when batch_size divides N"]),
+        ("predict_proba's default batch_size is 1024 (called without the argument)", "test_predict_proba",
+         ["predict_proba's default batch_size 1000"]),
+        ("latent: batches of batch_size jets for random dataset sizes; the default batch_size is 1024", "test_latent_batched",
+         ["latent: an empty last batch when batch_size divides N", "latent's default batch_size 1000"]),
         ("the model runs in evaluation mode without tracking gradients (predict_proba)", "test_predict_proba",
          ["model left in training mode", "gradients tracked"]),
         ("afterwards the model is in evaluation mode or back in the caller's mode (predict_proba)", "test_predict_proba",
@@ -276,14 +295,11 @@ REQUIREMENTS = {
     "jet_axis_features": [
         ("shape (N, M, 6), exactly 0 in every padded slot, no nan or -inf", "test_jet_axis_shapes_and_padding",
          ["padding not set to zero"]),
-        ("computed in float64 (to float64 precision), returned as a float64 NumPy array", "test_jet_axis_shapes_and_padding",
-         ["computed in float32"]),
-        ("computed in float64 (to float64 precision), returned as a float64 NumPy array", "test_jet_axis_values",
-         ["computed in float32", "computed in float32, returned as float64"]),
-        ("float32 input: computed in float64 all the same (float32 arithmetic converted at the end is not enough)",
-         "test_jet_axis_values", ["computed in the input's dtype, converted at the end", "the jet sum in the input's dtype"]),
+        ("a slot is real when E > 0, the padding in any slots", "test_jet_axis_values",
+         ["jet_axis_features: the padding assumed at the end of each jet"]),
         ("the input array is left unchanged", "test_jet_axis_shapes_and_padding", ["the input's padding overwritten in place"]),
-        ("the six features in the table's order, log the natural logarithm, phi = arctan2(py, px)", "test_jet_axis_values",
+        ("the six features in the table's order to 1e-5, log the natural logarithm, phi = arctan2(py, px)",
+         "test_jet_axis_values",
          ["delta eta with the wrong sign", "energy fraction with pT", "log10 instead of the natural logarithm",
           "arctan2(py, py)", "the jet's rapidity instead of its pseudorapidity"]),
         ("the jet axis (pT, eta, phi, E of the jet) from the jet's total four-momentum", "test_jet_axis_values",
@@ -521,6 +537,15 @@ def jet_axis_features(constituents):
         ], axis=-1)
     return np.where(mask[..., None], np.nan_to_num(feats), 0.0)
 '''
+def _solution_with(grade_id: str, *edits: tuple[str, str]) -> str:
+    """The solution's answer cell ``grade_id`` with the edits (old, new) applied."""
+    source = solution_answers(notebooks.read(notebooks.solution_path(ROOT, ASSIGNMENT)))[grade_id]
+    for old, new in edits:
+        assert old in source, f"{grade_id}: {old!r} is not in the solution any more"
+        source = source.replace(old, new)
+    return source
+
+
 ALTERNATIVES = {
     "einsum pooling with a float mask, padded inputs zeroed first": ("pseudo_particle_flow", EINSUM_POOLING),
     "Phi on the real constituents only, index_add per jet": ("pseudo_particle_flow", GATHER_POOLING),
@@ -535,6 +560,20 @@ ALTERNATIVES = {
     "course_utils kinematics and arctan2(sin, cos)": ("jet_axis_features", HELPERS_FEATURES),
     "lorentz.delta_phi and the rapidity formula for eta": ("jet_axis_features", LORENTZ_FEATURES),
     "np.angle of a phase, nan_to_num": ("jet_axis_features", ANGLE_FEATURES),
+    # right once the texts dropped a bool mask and float64 arithmetic (the notebook's masks are float, its data float32)
+    "the count as M - (1 - m).sum(): right for the notebook's float masks": ("pseudo_particle_flow", _solution_with(
+        "pseudo_particle_flow", ("real.sum(dim=1).to(phi.dtype)", "(x.shape[1] - (1 - m).sum(dim=1, keepdim=True))"))),
+    "computed in float32": ("jet_axis_features", _solution_with(
+        "jet_axis_features", ("np.asarray(constituents, dtype=np.float64)", "np.asarray(constituents, dtype=np.float32)"))),
+    "computed in float32, returned as float64": ("jet_axis_features", _solution_with(
+        "jet_axis_features", ("np.asarray(constituents, dtype=np.float64)", "np.asarray(constituents, dtype=np.float32)"),
+        ("return np.where(mask[..., None], features, 0.0)", "return np.where(mask[..., None], features, 0.0).astype(np.float64)"))),
+    "computed in the input's dtype": ("jet_axis_features", _solution_with(
+        "jet_axis_features", ("x = np.asarray(constituents, dtype=np.float64)", "x = np.asarray(constituents)"))),
+    "the padding overwritten in the float64 copy of the (float32) input": ("jet_axis_features", _solution_with(
+        "jet_axis_features", ("    jet = x.sum(axis=1)  # (N, 4)\n", "    jet = x.sum(axis=1)  # (N, 4)\n    x[~mask] = 1.0\n"))),
+    "the jet sum in the input's dtype": ("jet_axis_features", _solution_with(
+        "jet_axis_features", ("jet = x.sum(axis=1)  # (N, 4)", "jet = np.asarray(constituents).sum(axis=1).astype(np.float64)"))),
 }
 
 
