@@ -8,6 +8,16 @@ from __future__ import annotations
 from course_utils.instructor import notebooks
 from course_utils.instructor.inprocess_grading import (  # noqa: F401  (re-exported for the test modules)
     GradeReport, edited, grade, solution_answers)
+from conftest import ROOT
+
+
+def solution_with(assignment: str, grade_id: str, *edits: tuple[str, str]) -> str:
+    """The solution's answer cell ``grade_id`` of ``assignment`` with the edits (old, new) applied."""
+    source = solution_answers(notebooks.read(notebooks.solution_path(ROOT, assignment)))[grade_id]
+    for old, new in edits:
+        assert old in source, f"{grade_id}: {old!r} is not in the solution any more"
+        source = source.replace(old, new)
+    return source
 
 
 def grading_tests(assignment: str, wrong: dict[str, tuple[str, str, str]], alternatives: dict[str, tuple[str, str]]):

@@ -12,7 +12,7 @@ import pytest
 import torch
 
 from conftest import ROOT
-from grading_harness import edited, grade, grading_tests, solution_answers
+from grading_harness import edited, grade, grading_tests, solution_answers, solution_with
 from course_utils.instructor import notebooks
 
 ASSIGNMENT = "03_jet_bayesian_cnn"
@@ -827,12 +827,7 @@ def get_prediction(x, model, n_monte=20, batch_size=1000):
     return mean, (total_sq / n_monte - mean**2).clamp(min=0).sqrt()
 """
 def _solution_with(grade_id: str, *edits: tuple[str, str]) -> str:
-    """The solution's answer cell ``grade_id`` with the edits (old, new) applied."""
-    source = solution_answers(notebooks.read(notebooks.solution_path(ROOT, ASSIGNMENT)))[grade_id]
-    for old, new in edits:
-        assert old in source, f"{grade_id}: {old!r} is not in the solution any more"
-        source = source.replace(old, new)
-    return source
+    return solution_with(ASSIGNMENT, grade_id, *edits)
 
 
 ALTERNATIVES = {

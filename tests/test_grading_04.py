@@ -13,7 +13,7 @@ import torch
 
 from conftest import ROOT
 from course_utils.instructor import notebooks
-from grading_harness import edited, grade, grading_tests, solution_answers
+from grading_harness import edited, grade, grading_tests, solution_answers, solution_with
 
 ASSIGNMENT = "04_top_tagging_deepsets"
 
@@ -538,12 +538,7 @@ def jet_axis_features(constituents):
     return np.where(mask[..., None], np.nan_to_num(feats), 0.0)
 '''
 def _solution_with(grade_id: str, *edits: tuple[str, str]) -> str:
-    """The solution's answer cell ``grade_id`` with the edits (old, new) applied."""
-    source = solution_answers(notebooks.read(notebooks.solution_path(ROOT, ASSIGNMENT)))[grade_id]
-    for old, new in edits:
-        assert old in source, f"{grade_id}: {old!r} is not in the solution any more"
-        source = source.replace(old, new)
-    return source
+    return solution_with(ASSIGNMENT, grade_id, *edits)
 
 
 ALTERNATIVES = {
