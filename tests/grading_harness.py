@@ -36,20 +36,20 @@ def grading_tests(assignment: str, wrong: dict[str, tuple[str, str, str]], alter
 
     def test_the_solution_gets_full_marks(root):
         solution = solution_notebook(root)
-        report = grade(solution, solution_answers(solution))
+        report = grade(solution, solution_answers(solution), assignment)
         assert report.score == report.total == notebooks.total_points(solution), report.errors
 
     @pytest.mark.parametrize("name", list(wrong))
     def test_a_wrong_answer_loses_points(root, name):
         solution = solution_notebook(root)
-        report = grade(solution, edited(solution_answers(solution), *wrong[name]))
+        report = grade(solution, edited(solution_answers(solution), *wrong[name]), assignment)
         assert report.score < report.total, f"{name!r} got full marks"
 
     @pytest.mark.parametrize("name", list(alternatives))
     def test_a_differently_written_right_answer_keeps_full_marks(root, name):
         solution = solution_notebook(root)
         grade_id, source = alternatives[name]
-        report = grade(solution, {**solution_answers(solution), grade_id: source})
+        report = grade(solution, {**solution_answers(solution), grade_id: source}, assignment)
         assert report.score == report.total, f"{name!r} lost points: {report.errors}"
 
     return (test_the_solution_gets_full_marks, test_a_wrong_answer_loses_points,

@@ -602,7 +602,7 @@ def _cells_that_must_fail(name: str) -> set[str]:
 def test_a_wrong_answer_loses_points_in_the_cells_its_requirements_name(name):
     solution = _solution()
     with torch.enable_grad():  # a variant that switches autograd off must not leak into the next test
-        report = grade(solution, _apply(solution_answers(solution), *WRONG[name]))
+        report = grade(solution, _apply(solution_answers(solution), *WRONG[name]), ASSIGNMENT)
     assert report.score < report.total, f"{name!r} got full marks"
     passed = sorted(_cells_that_must_fail(name) - set(report.errors))
     assert not passed, f"{name!r} violates a requirement that {passed} check, but passed there (errors: {report.errors})"
@@ -635,5 +635,5 @@ def test_every_test_cell_stands_alone():
         alone = notebooks.read(notebooks.solution_path(ROOT, ASSIGNMENT))
         alone.cells = [c for c in alone.cells if not notebooks.nbgrader_meta(c).get("grade")
                        or notebooks.nbgrader_meta(c)["grade_id"] == notebooks.nbgrader_meta(keep)["grade_id"]]
-        report = grade(alone, answers)
+        report = grade(alone, answers, ASSIGNMENT)
         assert report.score == report.total > 0, f"{notebooks.nbgrader_meta(keep)['grade_id']} alone: {report.errors}"

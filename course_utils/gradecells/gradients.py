@@ -33,3 +33,29 @@ def assert_misses(term: torch.Tensor, params: Mapping[str, torch.Tensor], names:
     result = reached(term, params)
     extra = [name for name in names if result[name]]
     assert not extra, f"{term_name} must not depend on {', '.join(extra)}"
+
+
+def parameter_gradients(model, method: str, *args) -> dict[str, torch.Tensor | None]:
+    """name -> the gradient of ``model.<method>(*args).sum()`` with respect to each parameter (None where it
+    does not reach one), the gradients zeroed first. ``model`` may live in the student's process (a handle
+    of ``course_utils.grading``): backward then runs there and only the gradients come back."""
+    if getattr(type(model), "is_remote_handle", False):
+        return model._session.call(model, method, args, {}, op="gradients")
+    for parameter in model.parameters():
+        parameter.grad = None
+    with torch.enable_grad():
+        getattr(model, method)(*args).sum().backward()
+    return {name: None if p.grad is None else p.grad.detach().clone() for name, p in model.named_parameters()}
+
+
+def module_calls(model, submodule: str, method: str, *args) -> int:
+    """How many times ``model.<submodule>`` runs during ``model.<method>(*args)`` (``model`` local or a handle)."""
+    if getattr(type(model), "is_remote_handle", False):
+        return model._session.call(model, method, args, {}, op="count_calls", submodule=submodule)
+    calls = []
+    handle = model.get_submodule(submodule).register_forward_hook(lambda *a: calls.append(1))
+    try:
+        getattr(model, method)(*args)
+    finally:
+        handle.remove()
+    return len(calls)

@@ -81,14 +81,24 @@ def _fresh_torch_state():
         torch.set_num_threads(saved[2])
 
 
-def grade(solution, answers: dict[str, str]) -> GradeReport:
-    """Run ``solution``'s cells with ``answers`` (grade_id -> code) in the answer cells; score the grade cells."""
+def grade(solution, answers: dict[str, str], assignment: str = "") -> GradeReport:
+    """Run ``solution``'s cells with ``answers`` (grade_id -> code) in the answer cells; score the grade cells.
+    For an assignment graded by the grader (``course_utils.grading.grader_side.GRADED_BY_THE_GRADER``) each
+    grade cell runs as there: in this process's grader side, against the answers' namespace through the
+    probe server (``LocalChannel``), every value crossing as plain data."""
+    from ..grading.grader_side import GRADED_BY_THE_GRADER
+
     with _fresh_torch_state():
-        return _grade(solution, answers)
+        return _grade(solution, answers, assignment in GRADED_BY_THE_GRADER)
 
 
-def _grade(solution, answers: dict[str, str]) -> GradeReport:
+def _grade(solution, answers: dict[str, str], by_the_grader: bool = False) -> GradeReport:
+    from ..grading.grader_side.channel import LocalChannel
+    from ..grading.grader_side.checks import notebook_imports, run_check
+
     namespace: dict = {"__name__": "__main__"}
+    channel = LocalChannel(namespace) if by_the_grader else None
+    imports = notebook_imports(solution) if by_the_grader else ""
     report = GradeReport()
     for cell in solution.cells:
         if cell.cell_type != "code":
@@ -100,6 +110,13 @@ def _grade(solution, answers: dict[str, str]) -> GradeReport:
             source = cell.source
         else:
             source = definitions_only(cell.source)
+        if by_the_grader and meta.get("grade"):
+            outcome = run_check(source, channel, imports, meta["grade_id"])
+            if not outcome.passed:
+                report.errors[meta["grade_id"]] = f"{outcome.error_name}: {outcome.message}"
+            report.maximum[meta["grade_id"]] = float(meta["points"])
+            report.points[meta["grade_id"]] = 0.0 if meta["grade_id"] in report.errors else float(meta["points"])
+            continue
         try:
             with contextlib.redirect_stdout(io.StringIO()):
                 exec(compile(source, meta.get("grade_id", "cell"), "exec"), namespace)  # noqa: S102

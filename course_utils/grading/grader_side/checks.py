@@ -1,0 +1,127 @@
+"""A grade cell's check, run in the grader's process against the student's process.
+
+:func:`run_check` executes the grade cell's code (visible and hidden tests, from the instructor's
+notebook) here. Its namespace holds the instructor notebook's imports; every other name the code reads
+(the student's classes and functions, the notebook's given definitions) is looked up in the student's
+process and comes back as a handle or as plain data (:mod:`.proxies`). The outcome is pass or the error's
+name and message, written into the cell as an output by :func:`outcome_outputs` (nbgrader scores a grade
+cell by its errors).
+"""
+from __future__ import annotations
+
+import ast
+import builtins
+import time
+from dataclasses import dataclass
+
+import torch
+
+from .channel import ChannelTimeout
+from .proxies import Session, StudentError
+
+#: the error name shown when a check fails without an exception type of its own
+CHECK_FAILED = "AssertionError"
+
+
+@dataclass(frozen=True)
+class Outcome:
+    """A check's result: passed, or the error's name and message (as students may read them)."""
+
+    passed: bool
+    error_name: str = ""
+    message: str = ""
+
+
+class GraderNamespace(dict):
+    """Globals of a check: names it does not define itself come from the student's process."""
+
+    def __init__(self, session: Session, base: dict):
+        super().__init__(base)
+        self.session = session
+
+    def __missing__(self, name: str):
+        if hasattr(builtins, name) or name.startswith("__"):
+            raise KeyError(name)
+        try:
+            value = self.session.resolve(name)
+        except StudentError as exc:
+            if exc.type_name == "NameError":
+                raise NameError(f"name {name!r} is not defined in the notebook") from None
+            raise
+        self[name] = value
+        return value
+
+
+def imports_of(source: str) -> str:
+    """The import statements and literal constants of a cell (the instructor's notebook: trusted)."""
+    kept = []
+    for node in ast.parse(source).body:
+        if isinstance(node, (ast.Import, ast.ImportFrom)):
+            kept.append(node)
+        elif isinstance(node, ast.Assign):
+            try:
+                ast.literal_eval(node.value)
+            except ValueError:
+                continue
+            kept.append(node)
+    return ast.unparse(ast.Module(body=kept, type_ignores=[]))
+
+
+def notebook_imports(notebook) -> str:
+    """Every import and literal constant of the notebook's cells that are no grade cells."""
+    parts = []
+    for cell in notebook.cells:
+        meta = cell.get("metadata", {}).get("nbgrader", {})
+        if cell.cell_type == "code" and not meta.get("grade"):
+            try:
+                parts.append(imports_of(cell.source))
+            except SyntaxError:
+                continue
+    return "\n".join(parts)
+
+
+def _short(text: str, limit: int = 2000) -> str:
+    return text if len(text) <= limit else text[:limit] + " [...]"
+
+
+def run_check(source: str, channel, imports: str, name: str = "grade cell", seconds: float = 600.0) -> Outcome:
+    """Run a grade cell's code here, against the student's process behind ``channel``."""
+    session = Session(channel)
+    saved = (torch.is_grad_enabled(), torch.get_default_dtype(), torch.random.get_rng_state())
+    if hasattr(channel, "deadline"):
+        channel.deadline = time.monotonic() + seconds
+    try:
+        session.reset()
+        namespace = GraderNamespace(session, {"__name__": "__grade_cell__", "__builtins__": builtins})
+        exec(compile(imports, f"<imports for {name}>", "exec"), namespace)  # noqa: S102  (the instructor's notebook)
+        exec(compile(source, f"<{name}>", "exec"), namespace)  # noqa: S102  (the instructor's grade cell)
+        return Outcome(True)
+    except StudentError as exc:
+        return Outcome(False, _identifier(exc.type_name), _short(exc.message))
+    except ChannelTimeout as exc:
+        return Outcome(False, "TimeoutError", str(exc))
+    except AssertionError as exc:
+        return Outcome(False, CHECK_FAILED, _short(str(exc)))
+    except Exception as exc:  # noqa: BLE001  (a grader-side error on the student's answer, e.g. a wrong shape)
+        return Outcome(False, type(exc).__name__, _short(str(exc)))
+    finally:
+        if hasattr(channel, "deadline"):
+            channel.deadline = float("inf")
+        torch.set_grad_enabled(saved[0])
+        torch.set_default_dtype(saved[1])
+        torch.random.set_rng_state(saved[2])
+
+
+def _identifier(name: str) -> str:
+    cleaned = "".join(ch for ch in name if ch.isalnum() or ch == "_")[:80]
+    return cleaned or "Error"
+
+
+def outcome_outputs(outcome: Outcome) -> list:
+    """The outputs of a grade cell decided by the grader: none when it passed, an error output when not."""
+    import nbformat
+
+    if outcome.passed:
+        return []
+    return [nbformat.v4.new_output("error", ename=outcome.error_name, evalue=outcome.message,
+                                   traceback=[f"{outcome.error_name}: {outcome.message}"])]

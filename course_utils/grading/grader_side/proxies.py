@@ -1,0 +1,196 @@
+"""The grader's view of the student's process: handles, and values sent and received as plain data.
+
+A :class:`Session` sends requests through a channel and turns answers into grader objects: arrays into
+new tensors or NumPy arrays, containers into new containers, anything else into a :class:`Remote`, a handle
+whose attribute reads and calls are further requests. Nothing the student's process sends is ever more than
+data here. Small modules the grader passes (``nn.Linear``, an instrument) are mirrored: the grader's own
+module keeps its identity, its state is sent with every call and what the call left in it comes back.
+Every call carries a seed drawn from the grader's torch generator (so ``torch.manual_seed`` in a check
+makes the student's random draws reproducible) and the grader's autograd mode; the autograd mode and
+default dtype the call leaves behind come back, so checks of side effects see them.
+"""
+from __future__ import annotations
+
+import builtins
+import numbers
+
+import numpy as np
+import torch
+from torch import nn
+
+from .. import wire
+from ..modules import load_module_state, module_spec, module_state
+
+#: default dtypes a call may leave behind (anything else is reported as float32's absence)
+DTYPES = {str(d): d for d in (torch.float32, torch.float64, torch.float16, torch.bfloat16)}
+
+
+class StudentError(Exception):
+    """The student's code raised an exception (its type's name and message, as text)."""
+
+    def __init__(self, type_name: str, message: str):
+        super().__init__(f"{type_name}: {message}" if message else type_name)
+        self.type_name, self.message = type_name, message
+
+
+class Session:
+    """The requests of one grade cell's check to one student's process."""
+
+    def __init__(self, channel):
+        self.channel = channel
+        self.mirrors: dict[int, nn.Module] = {}
+        self._mirror_numbers: dict[int, int] = {}
+
+    def reset(self) -> None:
+        """Forget every handle and mirror (each check starts clean)."""
+        self.mirrors.clear()
+        self._mirror_numbers.clear()
+        self.request({"op": "reset"})
+
+    def request(self, payload: dict):
+        answer = wire.loads(self.channel.exchange(wire.dumps(payload)))
+        if isinstance(answer, wire.Failure):
+            raise StudentError(answer.type_name, answer.message)
+        return answer
+
+    # -- grader values out, answers in ----------------------------------------------------------------
+    def send(self, value, depth: int = 0):
+        if isinstance(value, Remote):
+            return value._handle
+        if value is None or type(value) in (bool, int, float, str):
+            return value
+        if isinstance(value, (np.generic, numbers.Number)) and not isinstance(value, complex):
+            return value.item() if isinstance(value, np.generic) else (float(value) if isinstance(value, float) else int(value))
+        if isinstance(value, torch.Tensor):
+            return wire.ArrayValue(value.detach().cpu().numpy().copy(), tensor=True, requires_grad=bool(value.requires_grad))
+        if isinstance(value, np.ndarray):
+            return wire.ArrayValue(value.copy(), tensor=False)
+        if isinstance(value, nn.Module):
+            return wire.MirrorRef(self._mirror(value))
+        if isinstance(value, (list, tuple)) and depth < wire.MAX_DEPTH:
+            return type(value)(self.send(v, depth + 1) for v in value) if type(value) in (list, tuple) \
+                else [self.send(v, depth + 1) for v in value]
+        if isinstance(value, dict) and depth < wire.MAX_DEPTH:
+            return {k: self.send(v, depth + 1) for k, v in value.items()}
+        raise TypeError(f"the grader cannot send a {type(value).__name__} to the student's code")
+
+    def _mirror(self, module: nn.Module) -> int:
+        number = self._mirror_numbers.get(id(module))
+        if number is None or self.mirrors.get(number) is not module:
+            module_spec(module)  # fails here for a module that cannot be passed
+            number = len(self.mirrors) + 1
+            self.mirrors[number] = module
+            self._mirror_numbers[id(module)] = number
+        return number
+
+    def receive(self, value, depth: int = 0):
+        if isinstance(value, wire.ArrayValue):
+            if not value.tensor:
+                return value.array
+            tensor = torch.from_numpy(value.array)
+            return tensor.requires_grad_(True) if value.requires_grad and tensor.is_floating_point() else tensor
+        if isinstance(value, wire.Handle):
+            return Remote(self, value)
+        if isinstance(value, wire.MirrorRef):
+            if value.number not in self.mirrors:
+                raise StudentError("WireError", "an answer named a module the grader never passed")
+            return self.mirrors[value.number]
+        if isinstance(value, list):
+            return [self.receive(v, depth + 1) for v in value]
+        if isinstance(value, tuple):
+            return tuple(self.receive(v, depth + 1) for v in value)
+        if isinstance(value, dict):
+            return {k: self.receive(v, depth + 1) for k, v in value.items()}
+        if isinstance(value, (wire.ModuleState, wire.Failure)):
+            raise StudentError("WireError", "an answer held state where a value belongs")
+        return value
+
+    # -- requests ---------------------------------------------------------------------------------------
+    def resolve(self, name: str):
+        return self.receive(self.request({"op": "resolve", "name": name}))
+
+    def getattr(self, handle: wire.Handle, name: str):
+        return self.receive(self.request({"op": "getattr", "target": handle, "name": name}))
+
+    def call(self, target, method: str | None, args: tuple, kwargs: dict, op: str = "call", **extra):
+        """Call ``target`` (a handle, or a mirrored module) or its ``method`` in the student's process."""
+        target_ref = target._handle if isinstance(target, Remote) else wire.MirrorRef(self._mirror(target))
+        sent_args, sent_kwargs = self.send(list(args)), self.send(dict(kwargs))
+        payload = {"op": op, "target": target_ref, "method": method, "args": sent_args, "kwargs": sent_kwargs,
+                   "seed": int(torch.randint(0, 2**31 - 1, ()).item()), "grad": torch.is_grad_enabled(),
+                   "mirrors": {n: (module_spec(m), module_state(m)) for n, m in self.mirrors.items()}, **extra}
+        answer = self.request(payload)
+        if not isinstance(answer, dict) or not {"result", "mirrors", "arrays_after", "grad_enabled"} <= set(answer):
+            raise StudentError("WireError", "an answer to a call lacks its parts")
+        for number, state in answer["mirrors"].items():
+            if number in self.mirrors and isinstance(state, wire.ModuleState):
+                load_module_state(self.mirrors[number], state)
+        self._write_back(args, kwargs, answer["arrays_after"])
+        torch.set_grad_enabled(answer["grad_enabled"] is True)
+        if answer.get("default_dtype") in DTYPES:
+            torch.set_default_dtype(DTYPES[answer["default_dtype"]])
+        return self.receive(answer["result"])
+
+    def _write_back(self, args: tuple, kwargs: dict, changed: dict) -> None:
+        """What the student's code did to array arguments in place, done to the grader's arrays."""
+        for key, value in changed.items():
+            local = args[int(key)] if isinstance(key, str) and key.isdigit() and int(key) < len(args) else kwargs.get(key)
+            if not isinstance(value, wire.ArrayValue) or local is None:
+                continue
+            new = np.asarray(value.array)
+            if torch.is_tensor(local) and tuple(local.shape) == new.shape:
+                with torch.no_grad():
+                    local.copy_(torch.from_numpy(new.copy()).to(local.dtype))
+            elif isinstance(local, np.ndarray) and local.shape == new.shape:
+                local[...] = new
+
+
+class Remote:
+    """A handle to an object in the student's process: reading an attribute or calling it is a request."""
+
+    __slots__ = ("_session", "_handle")
+    #: how the course's test helpers (``course_utils.gradecells``) tell a handle from a local object
+    is_remote_handle = True
+
+    def __init__(self, session: Session, handle: wire.Handle):
+        object.__setattr__(self, "_session", session)
+        object.__setattr__(self, "_handle", handle)
+
+    def __getattr__(self, name: str):
+        if name.startswith("__"):
+            raise AttributeError(name)
+        return self._session.getattr(self._handle, name)
+
+    def __setattr__(self, name, value):
+        raise TypeError("a check does not set attributes of the student's objects")
+
+    def __call__(self, *args, **kwargs):
+        return self._session.call(self, None, args, kwargs)
+
+    def __getitem__(self, key):
+        return self._session.call(self, "__getitem__", (key,), {})
+
+    def __len__(self) -> int:
+        value = self._session.call(self, "__len__", (), {})
+        if type(value) is not int:
+            raise StudentError("TypeError", "__len__ answered something that is not an integer")
+        return value
+
+    def __iter__(self):
+        raise TypeError("a check reads the student's containers by index, not by iterating")
+
+    def __repr__(self) -> str:
+        return f"<the student's {self._handle.type_name}>"
+
+    @property
+    def type_names(self) -> tuple[str, ...]:
+        """The qualified names of the object's type and its bases, as the student's process reports them."""
+        return self._handle.type_names
+
+
+def is_remote(value) -> bool:
+    return isinstance(value, Remote)
+
+
+def builtin_names() -> set[str]:
+    return set(dir(builtins))

@@ -1,0 +1,1 @@
+"""What runs in the student's kernel during grading: the probe server alone (no tests, no references)."""

@@ -1,0 +1,191 @@
+"""The probe server: the student's kernel answers the grader's probe requests with plain data.
+
+The grader sends one request per ``execute_request`` (a single call of :func:`serve` with the request as
+JSON text); the answer is displayed under :data:`MIME` as JSON text (:mod:`course_utils.grading.wire`).
+A request names what to do: resolve a name of the notebook, call a handle (a class builds an object, a
+function or method runs) with arrays, numbers and handles as arguments, read an attribute, run backward
+and report gradients, count the calls of a submodule. Objects that are not plain data stay here, named by
+a handle. Modules the grader passes by value (small ``torch.nn`` layers and the course's instruments)
+are mirrored: their state comes in with the request and goes back with the answer.
+
+This module holds no test and no expected value: the grader compares what it answers. Student code can
+change anything here; it can then only answer other data.
+"""
+from __future__ import annotations
+
+import sys
+
+import numpy as np
+import torch
+from torch import nn
+
+from .. import wire
+from ..modules import _numpy, build_module, load_module_state, module_state
+
+#: the MIME type of an answer
+MIME = "text/x-course-probe"
+
+class ProbeServer:
+    """Handles and mirrors of one grading kernel, over the notebook's namespace ``namespace``."""
+
+    def __init__(self, namespace: dict):
+        self.namespace = namespace
+        self.handles: dict[int, object] = {}
+        self.mirrors: dict[int, nn.Module] = {}
+
+    # -- data both ways ------------------------------------------------------------------------------
+    def plain(self, value, depth: int = 0):
+        """``value`` as plain data: numbers, text, arrays and containers as they are, anything else a handle."""
+        kind = type(value)
+        if value is None or kind in (bool, int, float, str):
+            return value
+        if isinstance(value, np.generic) and value.dtype.kind in "biuf":
+            return value.item()
+        if isinstance(value, torch.Tensor):
+            if value.dtype.is_complex or value.is_sparse or value.device.type == "meta":
+                return self._handle(value)
+            return wire.ArrayValue(_numpy(value), tensor=True, requires_grad=bool(value.requires_grad))
+        if kind is np.ndarray and value.dtype.kind in wire.NUMERIC_KINDS and value.dtype.fields is None:
+            return wire.ArrayValue(np.array(value), tensor=False)
+        if depth < wire.MAX_DEPTH and isinstance(value, (list, tuple)):  # a named tuple or torch.Size: a tuple
+            return (list if isinstance(value, list) else tuple)(self.plain(v, depth + 1) for v in value)
+        if depth < wire.MAX_DEPTH and isinstance(value, dict) and all(type(k) in (str, int) for k in value):
+            return {k: self.plain(v, depth + 1) for k, v in value.items()}  # an OrderedDict (a state_dict): a dict
+        if isinstance(value, nn.Module) and any(value is m for m in self.mirrors.values()):
+            number = next(n for n, m in self.mirrors.items() if m is value)
+            return wire.MirrorRef(number)
+        return self._handle(value)
+
+    def _handle(self, value) -> wire.Handle:
+        number = len(self.handles) + 1
+        self.handles[number] = value
+        kind = type(value)
+        return wire.Handle(number, f"{kind.__module__}.{kind.__qualname__}",
+                           tuple(f"{k.__module__}.{k.__qualname__}" for k in kind.__mro__), callable(value))
+
+    def live(self, value):
+        """A request's value with handles, mirrors and arrays made objects of this process."""
+        if isinstance(value, wire.Handle):
+            return self.handles[value.number]
+        if isinstance(value, wire.MirrorRef):
+            return self.mirrors[value.number]
+        if isinstance(value, wire.ArrayValue):
+            if not value.tensor:
+                return np.array(value.array)
+            tensor = torch.from_numpy(np.array(value.array))
+            return tensor.requires_grad_(True) if value.requires_grad and tensor.is_floating_point() else tensor
+        if isinstance(value, list):
+            return [self.live(v) for v in value]
+        if isinstance(value, tuple):
+            return tuple(self.live(v) for v in value)
+        if isinstance(value, dict):
+            return {k: self.live(v) for k, v in value.items()}
+        return value
+
+    # -- requests ------------------------------------------------------------------------------------
+    def answer(self, request: dict):
+        op = request["op"]
+        if op == "reset":
+            self.handles.clear()
+            self.mirrors.clear()
+            return None
+        if op == "resolve":
+            if request["name"] not in self.namespace:
+                return wire.Failure("NameError", f"name {request['name']!r} is not defined in the notebook")
+            return self.plain(self.namespace[request["name"]])
+        if op == "getattr":
+            return self.plain(getattr(self.handles[request["target"].number], request["name"]))
+        if op in ("call", "gradients", "count_calls"):
+            return self._call(op, request)
+        raise ValueError(f"unknown request {op!r}")
+
+    def _call(self, op: str, request: dict) -> dict:
+        for number, (spec, state) in request.get("mirrors", {}).items():
+            if number not in self.mirrors:
+                self.mirrors[number] = build_module(spec)
+            load_module_state(self.mirrors[number], state)
+        target = self.handles[request["target"].number] if isinstance(request["target"], wire.Handle) \
+            else self.mirrors[request["target"].number]
+        function = getattr(target, request["method"]) if request.get("method") else target
+        args, kwargs = self.live(request["args"]), self.live(request["kwargs"])
+        arrays_in = {key: value.clone() if torch.is_tensor(value) else value.copy()
+                     for key, value in _top_level_arrays(args, kwargs).items()}
+        torch.manual_seed(request["seed"])
+        np.random.seed(request["seed"] % 2**32)
+        torch.set_grad_enabled(bool(request["grad"]))
+        counted = []
+        hook = None
+        if op == "count_calls":
+            hook = target.get_submodule(request["submodule"]).register_forward_hook(lambda *a: counted.append(1))
+        try:
+            if op == "gradients":
+                for parameter in target.parameters():
+                    parameter.grad = None
+                with torch.enable_grad():
+                    function(*args, **kwargs).sum().backward()
+                result = {name: None if p.grad is None else p.grad for name, p in target.named_parameters()}
+            else:
+                result = function(*args, **kwargs)
+                if op == "count_calls":
+                    result = len(counted)
+        finally:
+            if hook is not None:
+                hook.remove()
+        changed = {}
+        for key, value in _top_level_arrays(args, kwargs).items():
+            before = arrays_in[key]
+            same = torch.equal(value, before) if torch.is_tensor(value) else np.array_equal(value, before, equal_nan=True)
+            if not same:
+                changed[key] = self.plain(value)
+        return {"result": self.plain(result), "arrays_after": changed,
+                "mirrors": {number: module_state(module) for number, module in self.mirrors.items()},
+                "grad_enabled": torch.is_grad_enabled(), "default_dtype": str(torch.get_default_dtype())}
+
+
+def _top_level_arrays(args: list, kwargs: dict) -> dict[str, object]:
+    """The arrays and tensors passed as arguments themselves ("0", "1", ... and keyword names)."""
+    found = {str(i): v for i, v in enumerate(args) if torch.is_tensor(v) or isinstance(v, np.ndarray)}
+    found.update({k: v for k, v in kwargs.items() if torch.is_tensor(v) or isinstance(v, np.ndarray)})
+    return found
+
+
+def _namespace() -> dict:
+    try:
+        from IPython import get_ipython
+
+        shell = get_ipython()
+    except ImportError:
+        shell = None
+    return shell.user_ns if shell is not None else sys.modules["__main__"].__dict__
+
+
+_SERVER: ProbeServer | None = None
+
+
+def respond(server: ProbeServer, request_text: str) -> str:
+    """The answer to one request, as wire text; an exception of the student's code becomes a failure."""
+    try:
+        answer = server.answer(wire.loads(request_text))
+    except Exception as exc:  # noqa: BLE001  (the student's code may raise anything)
+        answer = wire.Failure(type(exc).__name__, _message(exc))
+    try:
+        return wire.dumps(answer)
+    except wire.WireError as exc:
+        return wire.dumps(wire.Failure("WireError", str(exc)))
+
+
+def _message(exc: BaseException) -> str:
+    try:
+        return str(exc)[:2000]
+    except Exception:  # noqa: BLE001
+        return "(no message)"
+
+
+def serve(request_text: str) -> None:
+    """Answer one request of the grader in this kernel (displayed under :data:`MIME`)."""
+    global _SERVER
+    from IPython.display import display
+
+    if _SERVER is None:
+        _SERVER = ProbeServer(_namespace())
+    display({MIME: respond(_SERVER, request_text)}, raw=True)
