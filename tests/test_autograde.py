@@ -26,7 +26,9 @@ from course_utils.instructor import notebooks
 from course_utils.instructor.demo import grade, prepare_course, submit
 from course_utils.instructor.nbgrader_cli import grades
 from course_utils.instructor.sandbox.kernel_sandbox import Limits, detect_isolation
-from course_utils.instructor.submissions import (ATTACK_CLASS, FLAGGED, FLAGGED_BEFORE_RUN, HARDENING_CLASS,
+from course_utils.grading.grader_side import GRADED_BY_THE_GRADER
+from course_utils.instructor.submissions import (ATTACK_CLASS, FLAGGED, FLAGGED_BEFORE_RUN, GRADER_SIDE_ATTACKS,
+                                                 HARDENING_CLASS,
                                                  INVALID_IDS, NETWORK_PORT, attack_expectations, demo_class,
                                                  hardening_expectations)
 
@@ -87,8 +89,12 @@ def test_every_assignment_has_demo_expectations():
     assert set(EXPECTED) == set(ASSIGNMENTS)
 
 
+BY_THE_GRADER = "04_top_tagging_deepsets"  # an assignment whose grade cells the grader decides, attacked
+
+
 def class_of(assignment: str) -> dict:
-    return demo_class(assignment, hardening=assignment == HARDENED)
+    extra = GRADER_SIDE_ATTACKS if assignment == BY_THE_GRADER else {}
+    return {**demo_class(assignment, hardening=assignment == HARDENED), **extra}
 
 
 def make_course(root, folder, assignment, students):
@@ -280,6 +286,27 @@ def test_attacks_on_the_grader_cost_only_what_they_break(hardened):
     assert set(HARDENING_CLASS) - INVALID_IDS <= set(cell_grades)
     assert list(run["invalid"]) == ["mallory"] and "not a valid notebook" in run["invalid"]["mallory"]
     assert run["failed"] == {} and run["feedback_failed"] == {}
+
+
+def test_attacks_beside_checks_decided_by_the_grader_earn_nothing(class_runs):
+    """Tutorial 04's grade cells run in the grader's process: a tracer, patched comparisons, a hidden run_cell
+    wrapper, lying array and tensor subclasses with a forward hook, a peek for the notebook and its
+    ``expected``, a replaced probe server answering with pickles: each scores 0 on every cell, by the checks
+    themselves (the tamper scan's findings only ask for a look: scores stand, nothing is zeroed by it), and
+    the kernel saw no test: no notebook in its folder, no grade cell run in it."""
+    assert BY_THE_GRADER in GRADED_BY_THE_GRADER
+    assignment, course, solution, cell_grades, run, _ = class_runs(BY_THE_GRADER)
+    for student in GRADER_SIDE_ATTACKS:
+        assert {name: score for name, (score, _) in cell_grades[student].items()} == dict.fromkeys(cell_grades[student], 0.0), student
+    assert not set(run["flagged"]) & set(GRADER_SIDE_ATTACKS), "the scan zeroes nothing where the grader decides"
+    assert {"yusuf", "quinn", "tess"} <= set(run["review"])
+    assert sum(score for score, _ in cell_grades["alice"].values()) == notebooks.total_points(solution)
+    peeker = notebooks.read(course / "grading" / "autograded" / "sam" / assignment / f"{assignment}.ipynb")
+    printed = "".join(o.get("text", "") for c in peeker.cells if c.cell_type == "code" for o in c.get("outputs", []))
+    assert "notebooks here: []" in printed
+    alice = notebooks.read(course / "grading" / "autograded" / "alice" / assignment / f"{assignment}.ipynb")
+    tests = list(notebooks.graded_cells(alice))
+    assert tests and all(cell.execution_count is None and not cell.outputs for cell in tests)
 
 
 def test_flagged_submissions_score_zero_and_need_a_manual_grade(hardened, course_gradebook):

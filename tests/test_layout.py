@@ -6,7 +6,7 @@ import pytest
 
 PACKAGE = Path(__file__).resolve().parent.parent / "course_utils"
 # layer of each subpackage: a module may import its own subpackage and lower layers only
-LAYERS = {"physics": 0, "datafiles": 0, "gradecells": 0, "datasets": 1, "notebook": 2, "instructor": 3}
+LAYERS = {"physics": 0, "datafiles": 0, "gradecells": 0, "datasets": 1, "grading": 1, "notebook": 2, "instructor": 3}
 
 
 def subpackage_of(module: str) -> str | None:
@@ -67,3 +67,16 @@ def test_layer_check_catches_wrong_imports():
     assert upward_imports(physics, "import course_utils.datafiles.errors\n") == ["course_utils.datafiles.errors"]
     assert upward_imports(notebook, "from course_utils.instructor import notebooks\n")
     assert not upward_imports(notebook, "from ..datasets.digits import load\nfrom ..physics import lorentz\n")
+
+
+def test_the_student_side_of_grading_imports_nothing_of_the_grader_side():
+    """The trust boundary of ``course_utils.grading``: what runs in the student's kernel (``student_side``, and
+    the shared ``wire`` and ``modules``) never imports the grader's side, where checks and references live."""
+    grading = PACKAGE / "grading"
+    student_side = sorted((grading / "student_side").glob("*.py")) + [grading / "wire.py", grading / "modules.py"]
+    for path in student_side:
+        imported = imported_modules(path, path.read_text())
+        assert not [name for name in imported if "grader_side" in name or "instructor" in name], path.name
+    assert imported_modules(grading / "student_side" / "probe_server.py",
+                            "from ..grader_side import checks\n") == ["course_utils.grading.grader_side",
+                                                                       "course_utils.grading.grader_side.checks"]

@@ -13,7 +13,11 @@ no submission can cheat, peek at or break.
    notebooks phase 1 returned (checked against their sha256). Sanitising, restoring the hidden tests,
    scoring and the gradebook are those of a serial run.
 4. **flags**: a submission the scan or a canary flagged gets 0 on every autograded cell and
-   ``needs_manual_grade`` in the gradebook, with the reasons in the run log.
+   ``needs_manual_grade`` in the gradebook, with the reasons in the run log. For an assignment whose
+   grade cells the grader decides (``course_utils.grading.grader_side``: the checks run in phase 1's
+   nbgrader process and drive the kernel through the probe channel; no test code enters the kernel and
+   no canary is planted) the scan is a second line: its findings are listed under ``review`` and set
+   ``needs_manual_grade``, and the scores stand.
 
 Before the snapshot, a folder of ``grading/submitted`` whose name is not a student id (:func:`invalid_student_id`:
 separators, globs, spaces, path parts) is left out and reported: it is never graded, and never reaches
@@ -40,6 +44,7 @@ from pathlib import Path
 
 import nbformat
 
+from ..grading import grader_side
 from .gradebook_db import check_gradebook, phase_one_gradebook, without_credentials
 from .grading_kernels import sha256
 from .nbgrader_cli import gradebook_url, run_nbgrader
@@ -63,6 +68,8 @@ class ClassRun:
     normalised: dict[str, list[str]] = field(default_factory=dict)  # student -> cell metadata made the release's
     failed: dict[str, str] = field(default_factory=dict)    # student -> why phase 1 gave no result (0 points)
     flagged: dict[str, list[str]] = field(default_factory=dict)  # student -> why it needs a manual grade
+    #: student -> what the tamper scan found in an assignment whose grades the grader decides (scores kept)
+    review: dict[str, list[str]] = field(default_factory=dict)
     tampered: dict[str, list[str]] = field(default_factory=dict)  # student -> files of its private course it wrote
     left_out: dict[str, list[str]] = field(default_factory=dict)  # student -> links/special files not copied
     feedback_failed: dict[str, str] = field(default_factory=dict)  # student -> why its feedback is missing
@@ -74,6 +81,7 @@ class ClassRun:
         lines = [f"{_shown(folder)}: not graded: {why}" for folder, why in self.invalid_ids.items()]
         for label, found in (("not a valid notebook (0 points)", self.invalid), ("not run (0 points)", self.failed),
                              ("flagged: 0 on every test cell, needs a manual grade", self.flagged),
+                             ("to look at: the tamper scan found (scores decided by the grader, kept)", self.review),
                              ("wrote into course files (in its private copy, without effect)", self.tampered),
                              ("files left out of its submission (links, special files, Python modules)", self.left_out),
                              ("no feedback", self.feedback_failed),
@@ -262,8 +270,9 @@ def record_zero(course_dir: Path, assignment: str, student: str, url: str | None
         gradebook.db.commit()
 
 
-def flag_for_manual_grading(course_dir: Path, assignment: str, students: list[str], url: str | None = None) -> None:
-    """Every grade cell of each of ``students``: automatic score 0 and ``needs_manual_grade``."""
+def flag_for_manual_grading(course_dir: Path, assignment: str, students: list[str], url: str | None = None,
+                            zero: bool = True) -> None:
+    """Every grade cell of each of ``students``: ``needs_manual_grade``, and automatic score 0 if ``zero``."""
     from nbgrader.api import Gradebook, MissingEntry
 
     with Gradebook(url or gradebook_url(course_dir)) as gradebook, warnings.catch_warnings():
@@ -276,7 +285,7 @@ def flag_for_manual_grading(course_dir: Path, assignment: str, students: list[st
                 submission = gradebook.update_or_create_submission(assignment, student)
             for notebook in submission.notebooks:
                 for grade in notebook.grades:
-                    if grade.cell.cell_type == "code":
+                    if zero and grade.cell.cell_type == "code":
                         grade.auto_score = 0
                     grade.needs_manual_grade = True
         gradebook.db.commit()
@@ -433,11 +442,12 @@ def grade_class(course_dir: Path, assignment: str, workers: int | None = None, e
                 run.failed[result.student] = result.failure
             if result.wrote:
                 run.tampered[result.student] = result.wrote
-            if result.flags():
-                run.flagged[result.student] = result.flags()
+            if result.flags():  # where the grader decides the grades, the scan is a second line: scores stand
+                (run.review if by_the_grader else run.flagged)[result.student] = result.flags()
             if progress:
                 progress(result)
 
+        by_the_grader = assignment in grader_side.GRADED_BY_THE_GRADER
         suspects = {student for student in runnable if prescan(snapshot, student)}  # run apart, after the others
         if phase_one is None:
             results = run_phase_one(snapshot, runnable, run.workers, limit_s, on_result, apart=suspects)
@@ -461,6 +471,8 @@ def grade_class(course_dir: Path, assignment: str, workers: int | None = None, e
         record_zero(course_dir, assignment, student, url)
     if run.flagged:
         flag_for_manual_grading(course_dir, assignment, sorted(run.flagged), url)
+    if run.review:
+        flag_for_manual_grading(course_dir, assignment, sorted(run.review), url, zero=False)
     run.seconds = round(time.perf_counter() - start, 1)
     return run
 

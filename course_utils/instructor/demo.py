@@ -72,6 +72,8 @@ def _run_note(run, student: str) -> str:
         return run.failed[student]
     if student in run.flagged:
         return "flagged for a manual grade: " + "; ".join(run.flagged[student])
+    if student in run.review:
+        return "graded by the grader; the tamper scan found: " + "; ".join(run.review[student])
     if student in run.tampered:
         return "wrote into the course files of its private copy: " + ", ".join(run.tampered[student])
     if student in run.normalised:

@@ -27,6 +27,7 @@ import secrets
 from pathlib import Path
 
 import nbformat
+from jupyter_core.utils import run_sync
 from nbclient.exceptions import CellTimeoutError, DeadKernelError
 from nbformat.notebooknode import NotebookNode
 from nbgrader.preprocessors import Execute, NbGraderPreprocessor
@@ -78,6 +79,7 @@ class HardenedExecute(Execute):
     def preprocess(self, nb, resources=None, km=None):
         self._death_message = ""
         self._output_bytes: dict[int, int] = {}
+        self._checks = grader_side_checks(resources or {})
         return super().preprocess(nb, resources, km)
 
     def output(self, outs, msg, display_id, cell_index):
@@ -101,6 +103,8 @@ class HardenedExecute(Execute):
             if cell.cell_type == "code":
                 cell.outputs = [error_output(KERNEL_DIED, self._death_message)]
             return cell, self.resources
+        if self._checks is not None and _is_test_cell(cell):
+            return self._check_in_the_grader(cell, index), self.resources
         try:
             cell, resources = super().preprocess_cell(cell, resources, index)
             return scored_by_errors_only(cell), resources
@@ -114,6 +118,63 @@ class HardenedExecute(Execute):
         self.log.warning("Kernel lost in cell %d (%s); the cells after it are not run", number, reason)
         cell.outputs.append(error_output(KERNEL_DIED, self._death_message))
         return cell, self.resources
+
+
+    def _check_in_the_grader(self, cell, index: int):
+        """A grade cell of an assignment graded by the grader: its check runs here, in the grader's process,
+        against the kernel through the probe channel; the kernel never sees the cell. The outcome becomes the
+        cell's outputs (nothing when it passed, the error when not)."""
+        from ..grading.grader_side.channel import KernelChannel
+        from ..grading.grader_side.checks import outcome_outputs, run_check
+
+        imports, sources = self._checks
+        grade_id = cell.metadata["nbgrader"].get("grade_id", "")
+        source = sources.get(grade_id, cell.source)
+        channel = KernelChannel(self.kc, interrupt=self.km.interrupt_kernel)
+        outcome = run_check(source, channel, imports, grade_id, seconds=float(self.timeout or 600))
+        cell.outputs = outcome_outputs(outcome)
+        cell.execution_count = None
+        self.log.info("Grade cell %s checked in the grader (%d requests): %s", grade_id, channel.requests,
+                      "passed" if outcome.passed else f"{outcome.error_name}")
+        if outcome.error_name == "TimeoutError" and not run_sync(self.km.is_alive)():
+            number = self._cell_number(index)
+            self._death_message = (f"the kernel died in cell {number} (it did not answer the grader's check); "
+                                   "this cell and the ones after it did not run")
+            cell.outputs.append(error_output(KERNEL_DIED, self._death_message))
+        return cell
+
+
+def _graded_by_the_grader() -> frozenset:
+    from ..grading.grader_side import GRADED_BY_THE_GRADER
+
+    return GRADED_BY_THE_GRADER
+
+
+def _is_test_cell(cell) -> bool:
+    meta = cell.get("metadata", {}).get("nbgrader", {})
+    return cell.cell_type == "code" and bool(meta.get("grade")) and not meta.get("solution")
+
+
+def source_notebook_path(resources: dict) -> Path:
+    """The instructor's notebook of the one being graded (phase 1's private copy, else the course's own)."""
+    import os
+
+    info = resources.get("nbgrader", {})
+    folder = os.environ.get("COURSE_PHASE1_SOURCE") or str(Path.cwd() / "solutions" / info.get("assignment", ""))
+    return Path(folder) / f"{info.get('notebook', '')}.ipynb"
+
+
+def grader_side_checks(resources: dict) -> tuple[str, dict[str, str]] | None:
+    """For an assignment graded by the grader: the instructor notebook's imports and its grade cells' code
+    by grade id (None for the others, whose test cells run in the kernel)."""
+    from ..grading.grader_side import GRADED_BY_THE_GRADER
+    from ..grading.grader_side.checks import notebook_imports
+
+    if resources.get("nbgrader", {}).get("assignment") not in GRADED_BY_THE_GRADER:
+        return None
+    source = nbformat.read(str(source_notebook_path(resources)), as_version=4)
+    cells = {cell.metadata["nbgrader"]["grade_id"]: cell.source for cell in source.cells if _is_test_cell(cell)}
+    return notebook_imports(source), cells
 
 
 def scored_by_errors_only(cell: NotebookNode) -> NotebookNode:
@@ -175,6 +236,9 @@ class PlantCanaries(NbGraderPreprocessor):
     report_dir = Unicode("").tag(config=True)
 
     def preprocess(self, nb, resources):
+        if resources["nbgrader"]["assignment"] in _graded_by_the_grader():
+            record(self.report_dir, resources, "canaries_planted", [])  # no test code runs in the kernel
+            return nb, resources
         record(self.report_dir, resources, "canaries_planted", canaries.plant(nb, random.SystemRandom()))
         return nb, resources
 

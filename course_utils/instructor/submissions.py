@@ -474,3 +474,115 @@ FLAGGED = {"grace", "judy", "oscar", "peggy", "eve", "wendy", "rupert", "trent",
 def attack_expectations(solution) -> dict[str, list[str] | None]:
     """Per attack student, the grade cells that must score 0 (the rest keeps full marks); None: all of them."""
     return {student: ([] if student == "olivia" else None) for student in ATTACK_CLASS}
+
+
+# Attacks on grading in the student's process, for an assignment whose grade cells the grader decides
+# (``course_utils.grading.grader_side``): each would change what a test running beside it sees; none may
+# earn a mark, since no test runs in the kernel and only plain data leaves it.
+SETTRACE = '''import sys
+def _tracer(frame, event, arg):  # rewrites what a test compares with before it compares
+    for name in ("expected", "reference", "per_jet", "clean"):
+        if name in frame.f_locals:
+            frame.f_locals[name] = frame.f_locals.get("found", frame.f_locals[name])
+    return _tracer
+sys.settrace(_tracer)
+'''
+ALIASED_PATCHES = '''import numpy, torch
+put, get = setattr, getattr
+for module, names in ((torch, ("allclose", "equal", "all")), (numpy, ("allclose", "array_equal", "isclose", "all"))):
+    for name in names:
+        put(module, name, (lambda *args, **kwargs: True))
+put(get(__builtins__, "__dict__", __builtins__) if not isinstance(__builtins__, dict) else numpy, "_x", 1)
+'''
+HIDDEN_RUN_CELL = '''import pydoc, codecs
+_code = codecs.decode("{}", "hex").decode()
+exec(_code, {{"pydoc": pydoc}})
+'''.format("""shell = pydoc.locate("IPython.core.getipython.get_ipython")()
+original = shell.run_cell
+def run_cell(raw_cell, *args, **kwargs):
+    result = original(raw_cell, *args, **kwargs)
+    result.error_in_exec = None
+    result.error_before_exec = None
+    return result
+shell.run_cell = run_cell
+shell.showtraceback = lambda *a, **k: None
+""".encode().hex())
+LYING_ARRAYS = '''import numpy as np, torch
+class _Agreeable(np.ndarray):
+    def __array_function__(self, func, types, args, kwargs):
+        return True
+    def __eq__(self, other):
+        return np.ones(self.shape, dtype=bool).view(_Agreeable)
+_Yes = type("_Yes", (torch.Tensor,), {"__torch_function__": classmethod(
+    lambda cls, func, types, args=(), kwargs=None: True if "close" in func.__name__ or "equal" in func.__name__
+    else torch.Tensor.__torch_function__(func, types, args, kwargs or {}))})
+def jet_axis_features(constituents):
+    return np.zeros(np.shape(constituents)[:2] + (6,)).view(_Agreeable)
+class PseudoParticleFlow(torch.nn.Module):
+    def __init__(self, dim_input=4, inner_dim=64, layers_Phi=(), layers_F=()):
+        super().__init__()
+        self.inner_dim = inner_dim
+        self.Phi = torch.nn.Sequential(torch.nn.Linear(dim_input, inner_dim))
+        self.F = torch.nn.Sequential(torch.nn.Linear(inner_dim, 1), torch.nn.Sigmoid())
+    def proba_from_latent(self, ell):
+        return self.F(ell)
+    def latent(self, x, m):
+        return torch.zeros(len(x), self.inner_dim).as_subclass(_Yes)
+    def forward(self, x, m):
+        return torch.full((len(x), 1), 0.5).as_subclass(_Yes)
+torch.nn.modules.module.register_module_forward_hook(lambda module, args, out: out.as_subclass(_Yes) if torch.is_tensor(out) else out)
+'''
+PEEKER = '''import glob, json
+def _peek():
+    found = {name: json.load(open(name)) for name in glob.glob("**/*.ipynb", recursive=True)}
+    print("notebooks here:", sorted(found))
+    for nb in found.values():
+        for cell in nb.get("cells", []):
+            print("".join(cell.get("source", "")))
+    return get_ipython().user_ns.get("expected")
+_peek()
+def jet_axis_features(constituents):
+    found = get_ipython().user_ns.get("expected")  # the hidden test's own expected values, if it runs here
+    return found if found is not None else _peek()
+'''
+FORGED_ANSWERS = '''import base64, io, pickle, json, numpy as np
+import course_utils.grading.student_side.probe_server as _server
+class _Payload:
+    def __reduce__(self):
+        return (print, ("a pickle ran in the grader",))
+def _forged(server, request_text):
+    buffer = io.BytesIO()
+    np.save(buffer, np.array([_Payload()], dtype=object), allow_pickle=True)
+    array = base64.b64encode(buffer.getvalue()).decode()
+    return json.dumps({"result": {"array": array, "tensor": True, "requires_grad": False},
+                       "passed": True, "pickle": base64.b64encode(pickle.dumps(_Payload())).decode()})
+_server.respond = _forged
+'''
+
+
+def _every_answer_with(code: str):
+    """The student notebook with ``code`` as the source of every answer cell."""
+    def make(release, solution):
+        filled = untouched(release, solution)
+        for cell in notebooks.solution_cells(filled).values():
+            cell.source = code
+        return filled
+    make.__doc__ = f"Every answer cell holds: {code.splitlines()[0]}"
+    return make
+
+
+#: student id -> (description, how the submission is made): attacks on checks that run beside student code,
+#: for tutorial 04, whose grade cells the grader decides; each must score 0 on every cell
+GRADER_SIDE_ATTACKS: dict[str, tuple[str, Callable]] = {
+    "yusuf": ("sys.settrace rewrites the values a test compares with", _untouched_with(SETTRACE)),
+    "zara": ("comparisons patched through an alias of setattr (torch and numpy allclose, equal, all)",
+             _untouched_with(ALIASED_PATCHES)),
+    "ximena": ("run-time built code (hex, pydoc.locate) wraps IPython's run_cell to hide every failure",
+               _untouched_with(HIDDEN_RUN_CELL)),
+    "quinn": ("lying answers: a numpy subclass with __array_function__, a torch.Tensor subclass with "
+              "__torch_function__ from a three-argument type(), a global forward hook", _every_answer_with(LYING_ARRAYS)),
+    "sam": ("peeks for the notebook being graded and returns the hidden test's own expected values",
+            _every_answer_with(PEEKER)),
+    "tess": ("replaces the probe server: answers with a pickle, an object array and a forged 'passed'",
+             _untouched_with(FORGED_ANSWERS)),
+}

@@ -1,0 +1,224 @@
+"""Grades decided in the grader's process (``course_utils.grading``): the wire format takes plain data only,
+the grader's side never builds a student object, and a check sees what a right or wrong answer really does.
+
+The checks run here against a namespace of code written for the test (``LocalChannel``), and once against a
+real kernel (``KernelChannel``); tutorial 04's class with the attacks is graded end to end in test_autograde.
+"""
+from __future__ import annotations
+
+import base64
+import io
+import json
+import pickle
+
+import numpy as np
+import pytest
+import torch
+from torch import nn
+
+from course_utils.grading import wire
+from course_utils.grading.grader_side.channel import KernelChannel, LocalChannel
+from course_utils.grading.grader_side.checks import run_check
+from course_utils.grading.grader_side.proxies import Remote, Session, StudentError
+from course_utils.grading.student_side import probe_server
+
+IMPORTS = "import numpy as np\nimport torch\nfrom torch import nn"
+
+
+def student(code: str) -> LocalChannel:
+    namespace = {"__name__": "__main__"}
+    exec(code, namespace)  # noqa: S102  (the test's own code, playing a student)
+    return LocalChannel(namespace)
+
+
+# -- the wire format -------------------------------------------------------------------------------------
+def test_plain_values_cross_unchanged():
+    value = {"a": [1, 2.5, float("nan"), float("-inf"), None, True, "text"], 3: (1, (2,)),
+             "x": wire.ArrayValue(np.arange(6, dtype=np.float32).reshape(2, 3), tensor=True, requires_grad=True),
+             "scalar": wire.ArrayValue(np.array(2.0), tensor=True)}
+    back = wire.loads(wire.dumps(value))
+    assert back["a"][:2] == [1, 2.5] and np.isnan(back["a"][2]) and back["a"][3:] == [float("-inf"), None, True, "text"]
+    assert back[3] == (1, (2,))
+    assert back["x"].tensor and back["x"].requires_grad and np.array_equal(back["x"].array, value["x"].array)
+    assert back["x"].array.dtype == np.float32 and back["scalar"].array.shape == ()
+
+
+def _npy(array: np.ndarray, allow_pickle: bool = False) -> str:
+    buffer = io.BytesIO()
+    np.save(buffer, array, allow_pickle=allow_pickle)
+    return base64.b64encode(buffer.getvalue()).decode()
+
+
+class _Payload:
+    ran = []
+
+    def __reduce__(self):
+        return (_Payload.ran.append, ("unpickled",))
+
+
+@pytest.mark.parametrize("message", [
+    json.dumps({"array": _npy(np.array([_Payload()], dtype=object), allow_pickle=True), "tensor": True, "requires_grad": False}),
+    json.dumps({"array": _npy(np.array(["text"])), "tensor": False, "requires_grad": False}),
+    json.dumps({"array": _npy(np.zeros(2, dtype=[("a", "f4")])), "tensor": False, "requires_grad": False}),
+    json.dumps({"pickle": base64.b64encode(pickle.dumps(_Payload())).decode()}),
+    json.dumps({"result": 1, "passed": True}),
+    json.dumps({"float": "1e308"}),
+    "NaN",
+    json.dumps({"array": "not base64!", "tensor": False, "requires_grad": False}),
+    "[" * 100 + "]" * 100,
+])
+def test_anything_but_plain_data_is_refused_and_nothing_is_unpickled(message):
+    with pytest.raises(wire.WireError):
+        wire.loads(message)
+    assert not _Payload.ran
+
+
+def test_messages_are_bounded(monkeypatch):
+    monkeypatch.setattr(wire, "MAX_MESSAGE_CHARS", 1000)
+    with pytest.raises(wire.WireError):
+        wire.dumps(wire.ArrayValue(np.zeros(1000)))
+    with pytest.raises(wire.WireError):
+        wire.loads(json.dumps(["x" * 2000]))
+
+
+# -- what the student's side sends ----------------------------------------------------------------------
+def test_objects_stay_in_the_student_process_as_handles():
+    channel = student("""
+import numpy as np, torch
+class Lying(np.ndarray):
+    def __array_function__(self, *a):
+        return True
+class Tensorish(torch.Tensor):
+    pass
+def numbers():
+    return np.zeros(3).view(Lying)
+def tensor():
+    return torch.ones(2).as_subclass(Tensorish)
+def thing():
+    return object()
+""")
+    session = Session(channel)
+    assert isinstance(session.resolve("numbers")(), Remote)  # an ndarray subclass is no plain array
+    assert isinstance(session.resolve("thing")(), Remote)
+    found = session.resolve("tensor")()  # its numbers, whatever its class says: a plain tensor here
+    assert type(found) is torch.Tensor and torch.equal(found, torch.ones(2))
+
+
+def test_a_forged_answer_fails_the_check_and_runs_nothing():
+    channel = student("def f():\n    return 1\n")
+    channel.server = type("Forger", (), {"answer": lambda self, request: None})()
+    forged = json.dumps({"result": {"array": _npy(np.array([_Payload()], dtype=object), allow_pickle=True),
+                                    "tensor": True, "requires_grad": False}, "passed": True})
+    original = probe_server.respond
+    try:
+        probe_server.respond = lambda server, text: forged
+        outcome = run_check("assert f() == 1", channel, IMPORTS)
+    finally:
+        probe_server.respond = original
+    assert not outcome.passed and not _Payload.ran
+
+
+def test_student_exceptions_come_back_as_text():
+    outcome = run_check("f(2)", student("def f(x):\n    raise ValueError(f'bad {x}')\n"), IMPORTS)
+    assert (outcome.passed, outcome.error_name, outcome.message) == (False, "ValueError", "bad 2")
+    outcome = run_check("g()", student(""), IMPORTS)
+    assert not outcome.passed and outcome.error_name == "NameError"
+
+
+def test_the_grader_does_not_set_attributes_of_student_objects():
+    session = Session(student("class A:\n    pass\n"))
+    with pytest.raises(TypeError):
+        session.resolve("A")().x = 1
+
+
+# -- a check sees what the answer really does -----------------------------------------------------------
+LIVE_STATE = """
+class Keeper:
+    def keep(self, model):
+        self.state = model.state_dict()  # a live reference, not a copy
+    def restore(self, model):
+        model.load_state_dict(self.state)
+"""
+COPIED_STATE = LIVE_STATE.replace("model.state_dict()", "{k: v.clone() for k, v in model.state_dict().items()}")
+KEEP_CHECK = """
+probe = nn.Linear(2, 1)
+keeper = Keeper()
+with torch.no_grad():
+    probe.weight.fill_(1.0)
+keeper.keep(probe)
+with torch.no_grad():
+    probe.weight.fill_(5.0)
+keeper.restore(probe)
+assert torch.all(probe.weight == 1.0), "restore loads the kept weights"
+"""
+
+
+@pytest.mark.parametrize("code, passes", [(COPIED_STATE, True), (LIVE_STATE, False)])
+def test_modules_passed_by_the_grader_keep_their_identity_in_the_student_process(code, passes):
+    assert run_check(KEEP_CHECK, student(code), IMPORTS).passed is passes
+
+
+@pytest.mark.parametrize("body, passes", [("return x * 2", True), ("x *= 2\n    return x", False)])
+def test_changes_to_array_arguments_in_place_come_back(body, passes):
+    check = "x = np.ones(3)\nf(x)\nassert np.all(x == 1), 'f changed its input'"
+    assert run_check(check, student(f"def f(x):\n    {body}\n"), IMPORTS).passed is passes
+
+
+def test_autograd_mode_and_modes_a_call_leaves_come_back():
+    check = ("model = nn.Linear(2, 1).train()\nrun(model)\n"
+             "assert torch.is_grad_enabled(), 'autograd left off'\nassert model.training, 'mode changed'")
+    assert run_check(check, student("import torch\ndef run(model):\n    with torch.no_grad():\n        model(torch.ones(1, 2))\n"),
+                     IMPORTS).passed
+    assert not run_check(check, student("import torch\ndef run(model):\n    torch.set_grad_enabled(False)\n"), IMPORTS).passed
+    assert not run_check(check, student("def run(model):\n    model.eval()\n"), IMPORTS).passed
+
+
+def test_seeds_of_the_check_make_the_student_draws_reproducible():
+    code = "import torch\ndef draw():\n    return torch.randn(3)\n"
+    check = "torch.manual_seed(1)\na = draw()\ntorch.manual_seed(1)\nb = draw()\nc = draw()\n" \
+            "assert torch.equal(a, b) and not torch.equal(b, c)"
+    assert run_check(check, student(code), IMPORTS).passed
+
+
+# -- through a real kernel ------------------------------------------------------------------------------
+def test_a_check_runs_against_a_real_kernel():
+    from jupyter_client.manager import AsyncKernelManager
+    from jupyter_core.utils import run_sync
+
+    km = AsyncKernelManager(kernel_name="python3")
+    run_sync(km.start_kernel)()
+    client = km.client()
+    client.start_channels()
+
+    def run(code: str) -> None:
+        reply = run_sync(client.execute_interactive)(code, timeout=60, output_hook=lambda msg: None)
+        assert reply["content"]["status"] == "ok", reply["content"]
+
+    try:
+        run_sync(client.wait_for_ready)(timeout=60)
+        run("import torch\nfrom torch import nn\ndef double(x):\n    return 2 * x\n"
+            "class Net(nn.Module):\n    def __init__(self):\n        super().__init__()\n"
+            "        self.layer = nn.Linear(3, 2)\n    def forward(self, x):\n        return self.layer(x)\n")
+        channel = KernelChannel(client)
+        check = ("x = torch.randn(4, 3)\nassert torch.equal(double(x), 2 * x)\n"
+                 "net = Net()\nassert net(x).shape == (4, 2)\nassert 'torch.nn.modules.module.Module' in net.type_names\n")
+        outcome = run_check(check, channel, IMPORTS, seconds=60)
+        assert outcome.passed, outcome
+        assert channel.requests >= 4
+        failing = run_check("assert double(torch.ones(1)).item() == 3.0, 'double(1) is 3?'", channel, IMPORTS, seconds=60)
+        assert (failing.passed, failing.message) == (False, "double(1) is 3?")
+        # patches beside the student's code: comparisons, a tracer (the check's comparisons are not there)
+        run("import sys, numpy, torch\nsetattr(torch, 'equal', lambda *a, **k: True)\n"
+            "setattr(numpy, 'allclose', lambda *a, **k: True)\nsys.settrace(lambda *a: None)\n"
+            "def double(x):\n    return 3 * x\n")
+        patched = run_check("x = torch.randn(4, 3)\nassert torch.equal(double(x), 2 * x), 'double doubles'", channel,
+                            IMPORTS, seconds=60)
+        assert (patched.passed, patched.message) == (False, "double doubles")
+        run("import time\ndef slow():\n    time.sleep(30)\n")
+        stuck = run_check("slow()", KernelChannel(client, interrupt=km.interrupt_kernel), IMPORTS, seconds=2)
+        assert (stuck.passed, stuck.error_name) == (False, "TimeoutError")
+        after = run_check("assert double(1) == 3", KernelChannel(client), IMPORTS, seconds=60)
+        assert after.passed, f"the kernel answers again after the interrupt: {after}"
+    finally:
+        client.stop_channels()
+        run_sync(km.shutdown_kernel)(now=True)
