@@ -125,10 +125,19 @@ def test_student_exceptions_come_back_as_text():
     assert not outcome.passed and outcome.error_name == "NameError"
 
 
-def test_the_grader_does_not_set_attributes_of_student_objects():
-    session = Session(student("class A:\n    pass\n"))
+def test_attributes_the_check_sets_and_tensors_it_changes_in_place_reach_the_student_object():
+    channel = student("import torch\nclass A:\n    def __init__(self):\n        self.flag, self.w = True, torch.zeros(3)\n"
+                      "    def report(self):\n        return self.flag, self.w.sum().item()\n")
+    session = Session(channel)
+    a = session.resolve("A")()
+    a.flag = False
+    w = a.w
+    w.fill_(2.0)  # the grader's copy, changed in place: sent before the next request
+    assert a.report() == (False, 6.0)
+    b = session.resolve("A")()
+    b.w  # read, unchanged: nothing is sent
     with pytest.raises(TypeError):
-        session.resolve("A")().x = 1
+        a.flag = object()  # only plain data, handles and small modules cross
 
 
 # -- a check sees what the answer really does -----------------------------------------------------------
@@ -222,3 +231,67 @@ def test_a_check_runs_against_a_real_kernel():
     finally:
         client.stop_channels()
         run_sync(km.shutdown_kernel)(now=True)
+
+
+# -- the test helpers give the same answers on a handle as on a local object ----------------------------
+HELPERS_STUDENT = """
+import numpy as np, torch
+from torch import nn
+def square(x, y):
+    return x**2 * y
+def detached(x, y):
+    return (x**2 * y).detach()
+class Layer(nn.Module):
+    def __init__(self):
+        super().__init__()
+        self.w = nn.Parameter(torch.arange(6.0).reshape(2, 3))
+        self.unused = nn.Parameter(torch.ones(1))
+    def forward(self, x):
+        out = x @ self.w.T
+        self.term = (self.w ** 2).sum()
+        return out
+def looping(x):
+    return np.array([row.sum() for row in x])
+def vectorised(x):
+    return x.sum(axis=1)
+def raises(kind):
+    raise {"value": ValueError, "key": KeyError, "own": type("OwnError", (Exception,), {})}[kind]("no")
+"""
+HELPERS_CHECK = """
+from course_utils.gradecells import gradients, loops, state
+x = torch.tensor([1.0, 2.0], requires_grad=True)
+out, grads = gradients.input_gradients(square, x, torch.tensor([3.0, 4.0]))
+assert torch.allclose(out, torch.tensor([3.0, 16.0])) and torch.allclose(grads[0], torch.tensor([6.0, 16.0])) and grads[1] is None
+try:
+    gradients.input_gradients(detached, x, torch.tensor([3.0, 4.0]))
+except RuntimeError:
+    pass
+else:
+    raise AssertionError("a detached output has no gradient")
+layer = Layer()
+out, term_grads, values = gradients.pass_gradients(layer, "forward", torch.ones(4, 3), terms=("output", "term"))
+assert out.shape == (4, 2) and torch.allclose(term_grads["output"]["w"], torch.full((2, 3), 4.0))
+assert torch.allclose(term_grads["term"]["w"], 2 * torch.arange(6.0).reshape(2, 3)) and term_grads["term"]["unused"] is None
+assert values["term"].requires_grad and abs(values["term"].item() - 55.0) < 1e-6
+assert set(gradients.parameter_gradients(layer, "forward", torch.ones(1, 3))) == {"w", "unused"}
+snapshot = state.snapshot(layer)
+assert snapshot.training == {"<model>": True} and snapshot.requires_grad == {"w": True, "unused": True}
+assert loops.lines_run(vectorised, np.ones((40, 3))) == loops.lines_run(vectorised, np.ones((2, 3)))
+assert loops.lines_run(looping, np.ones((40, 3))) > loops.lines_run(looping, np.ones((2, 3))) + 30
+for kind, caught in (("value", ValueError), ("key", KeyError)):
+    try:
+        raises(kind)
+    except caught:
+        pass
+try:
+    raises("own")
+except Exception as exc:
+    assert "OwnError" in type(exc).__name__ + str(exc)
+"""
+
+
+def test_the_helpers_answer_alike_on_handles_and_on_local_objects():
+    outcome = run_check(HELPERS_CHECK, student(HELPERS_STUDENT), IMPORTS)
+    assert outcome.passed, outcome
+    local = {"__name__": "__main__"}
+    exec(IMPORTS + "\n" + HELPERS_STUDENT + "\n" + HELPERS_CHECK, local)  # noqa: S102  (the same check, in-process)

@@ -212,6 +212,20 @@ WRONG = {
         "for i in range(len(test_dataset) // batch_size + 1))]"),
     "jet_axis_features: the padding assumed at the end of each jet": (
         "jet_axis_features", "mask = x[..., 0] > 0", "mask = np.arange(x.shape[1]) < (x[..., 0] > 0).sum(axis=1)[:, None]"),
+    # ---- found by a second red team (student notebook only), checked since
+    "Phi called twice per batch": _latent(LATENT.replace(
+        "        phi = self.Phi(torch.where(real, x, zero))",
+        "        self.Phi(torch.where(real, x, zero))\n        phi = self.Phi(torch.where(real, x, zero))")),
+    "a nan loss counted as an improvement": (
+        "early_stopping", "if val_loss < self.best_loss:", "if not val_loss >= self.best_loss:"),
+    "predict_proba unfreezes every parameter": (
+        "predict", "    return np.concatenate(truths), np.concatenate(preds)",
+        "    for parameter in model.parameters():\n        parameter.requires_grad_(True)\n"
+        "    return np.concatenate(truths), np.concatenate(preds)"),
+    "jet_axis_features: a Python loop over the jets": (
+        "jet_axis_features", "    x = np.asarray(constituents, dtype=np.float64)\n",
+        "    x = np.asarray(constituents, dtype=np.float64)\n    if len(x) > 1:\n"
+        "        return np.concatenate([jet_axis_features(x[i:i + 1]) for i in range(len(x))])\n"),
 }
 
 # ------------------------------------------------------------------ the requirement-to-test table
@@ -240,8 +254,8 @@ REQUIREMENTS = {
           "divided by the position of the last real slot, not the number of real ones"]),
         ("differentiable: the output's gradients reach Phi and F", "test_pfn_permutation_and_gradients",
          ["latent detached from the graph", "forward detached from the graph", "forward without F"]),
-        ("vectorised: the calls of Phi do not grow with the number of jets or constituents", "test_pfn_shapes",
-         ["a Python loop over jets"]),
+        ("vectorised: Phi runs once per batch, whatever the number of jets or constituents", "test_pfn_shapes",
+         ["a Python loop over jets", "Phi called twice per batch"]),
     ],
     "early_stopping": [
         ("a strictly lower loss, by any amount, is an improvement; an equal or higher one is not",
@@ -254,6 +268,8 @@ REQUIREMENTS = {
          "test_early_stopping_sequence", ["stops one epoch late", "bad epochs never reset"]),
         ("step returns True whenever bad_epochs >= patience, False otherwise", "test_early_stopping_sequence",
          ["True only at the epoch bad_epochs reaches patience"]),
+        ("any loss not strictly below the best (nan included) adds one to bad_epochs", "test_early_stopping_sequence",
+         ["a nan loss counted as an improvement"]),
         ("best_state is the whole state_dict, parameters and buffers", "test_early_stopping_best_weights",
          ["only the parameters copied (no buffers)"]),
         ("best_state: a copy of the state_dict at the best epoch that later training does not change",
@@ -284,7 +300,8 @@ REQUIREMENTS = {
         ("afterwards the model is in evaluation mode or back in the caller's mode (latent)", "test_latent_batched",
          ["latent puts the model in training mode at the end"]),
         ("afterwards autograd and requires_grad are as before the call (predict_proba)", "test_predict_proba",
-         ["predict_proba leaves autograd switched off", "parameters frozen instead of no_grad"]),
+         ["predict_proba leaves autograd switched off", "parameters frozen instead of no_grad",
+          "predict_proba unfreezes every parameter"]),
         ("latent: model.latent(X, M) of every jet in dataset order, a NumPy array (N, inner_dim), also for inner_dim 1",
          "test_latent_batched",
          ["latent returns the probabilities", "latent returned as a tensor", "squeezed latent: inner_dim=1 loses its axis",
@@ -298,6 +315,8 @@ REQUIREMENTS = {
         ("a slot is real when E > 0, the padding in any slots", "test_jet_axis_values",
          ["jet_axis_features: the padding assumed at the end of each jet"]),
         ("the input array is left unchanged", "test_jet_axis_shapes_and_padding", ["the input's padding overwritten in place"]),
+        ("vectorised over the jets: no Python loop over them", "test_jet_axis_shapes_and_padding",
+         ["jet_axis_features: a Python loop over the jets"]),
         ("the six features in the table's order to 1e-5, log the natural logarithm, phi = arctan2(py, px)",
          "test_jet_axis_values",
          ["delta eta with the wrong sign", "energy fraction with pT", "log10 instead of the natural logarithm",

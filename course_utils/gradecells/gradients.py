@@ -59,3 +59,38 @@ def module_calls(model, submodule: str, method: str, *args) -> int:
     finally:
         handle.remove()
     return len(calls)
+
+
+def pass_gradients(model, method: str, *args, terms=("output",)):
+    """One pass ``model.<method>(*args)`` and, for each term, its value and its gradient in every parameter:
+    ``"output"`` is the output's sum, any other name an attribute the pass left on the model (``log_q``).
+    Returns (output, {term: {parameter name: gradient or None}}, {term: value}); ``model`` local or a handle."""
+    if getattr(type(model), "is_remote_handle", False):
+        found = model._session.call(model, method, args, {}, op="pass_gradients", terms=list(terms))
+        return found["output"], found["grads"], found["values"]
+    names, parameters = zip(*model.named_parameters()) if list(model.parameters()) else ((), ())
+    with torch.enable_grad():
+        output = getattr(model, method)(*args)
+        values, grads = {}, {}
+        for term in terms:
+            value = output if term == "output" else getattr(model, term)
+            values[term] = value
+            if torch.is_tensor(value) and value.requires_grad and parameters:
+                found = torch.autograd.grad(value.sum(), list(parameters), retain_graph=True, allow_unused=True)
+                grads[term] = dict(zip(names, found))
+            else:
+                grads[term] = dict.fromkeys(names)
+    return output.detach(), grads, values
+
+
+def input_gradients(function, *args):
+    """``function(*args)`` and the gradient of its sum in each tensor argument with ``requires_grad`` (None for
+    the others): (output, [gradient or None per argument]); ``function`` local or a handle."""
+    if getattr(type(function), "is_remote_handle", False):
+        found = function._session.call(function, None, args, {}, op="input_gradients")
+        return found["output"], found["grads"]
+    with torch.enable_grad():
+        output = function(*args)
+        leaves = [a for a in args if torch.is_tensor(a) and a.requires_grad]
+        found = iter(torch.autograd.grad(output.sum(), leaves, allow_unused=True) if leaves else ())
+    return output.detach(), [next(found) if torch.is_tensor(a) and a.requires_grad else None for a in args]

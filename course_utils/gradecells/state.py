@@ -29,6 +29,10 @@ class Snapshot:
 def snapshot(model: nn.Module | None = None, flags: Iterable[str] = ()) -> Snapshot:
     """The state now; ``flags`` are attribute names looked up on every module that has them."""
     training, requires_grad, values = {}, {}, {}
+    if getattr(type(model), "is_remote_handle", False):  # a model in the student's process (course_utils.grading)
+        found = model._session.snapshot(model._handle, list(flags))
+        return Snapshot(torch.is_grad_enabled(), torch.is_inference_mode_enabled(), torch.get_default_dtype(),
+                        found["training"], found["requires_grad"], found["flags"])
     if model is not None:
         for name, module in model.named_modules():
             training[name or "<model>"] = module.training

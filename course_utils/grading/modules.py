@@ -48,8 +48,29 @@ def module_state(module: nn.Module) -> wire.ModuleState:
         state.requires_grad[key] = bool(parameter.requires_grad)
         state.grads[key] = None if parameter.grad is None else _numpy(parameter.grad.detach())
     recorder = getattr(module, "probe_record", None)
-    state.record = recorder() if callable(recorder) else {}
+    state.record = _arrays_as_values(recorder()) if callable(recorder) else {}
     return state
+
+
+def _arrays_as_values(value):
+    """An instrument's record with its NumPy arrays as wire arrays (sent as ``.npy``, not as lists)."""
+    if isinstance(value, np.ndarray):
+        return wire.ArrayValue(value)
+    if isinstance(value, dict):
+        return {k: _arrays_as_values(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_arrays_as_values(v) for v in value)
+    return value
+
+
+def _values_as_arrays(value):
+    if isinstance(value, wire.ArrayValue):
+        return np.array(value.array)
+    if isinstance(value, dict):
+        return {k: _values_as_arrays(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return type(value)(_values_as_arrays(v) for v in value)
+    return value
 
 
 def load_module_state(module: nn.Module, state: wire.ModuleState) -> None:
@@ -66,7 +87,7 @@ def load_module_state(module: nn.Module, state: wire.ModuleState) -> None:
         parameter.grad = None if grad is None else torch.from_numpy(np.array(grad)).to(parameter.dtype)
     loader = getattr(module, "load_probe_record", None)
     if callable(loader):
-        loader(state.record)
+        loader(_values_as_arrays(state.record))
 
 
 def _numpy(tensor: torch.Tensor) -> np.ndarray:

@@ -29,8 +29,27 @@ class StudentError(Exception):
     """The student's code raised an exception (its type's name and message, as text)."""
 
     def __init__(self, type_name: str, message: str):
-        super().__init__(f"{type_name}: {message}" if message else type_name)
+        Exception.__init__(self, f"{type_name}: {message}" if message else type_name)
         self.type_name, self.message = type_name, message
+
+    def __str__(self) -> str:
+        return f"{self.type_name}: {self.message}" if self.message else self.type_name
+
+
+#: built-in exceptions a check may catch by their own name (``except ValueError``) when the student's code raised them
+CATCHABLE = {cls.__name__: cls for cls in (ValueError, TypeError, KeyError, IndexError, RuntimeError, ArithmeticError,
+                                          ZeroDivisionError, OverflowError, NotImplementedError, AttributeError,
+                                          LookupError, StopIteration)}
+_CATCHABLE_ERRORS = {name: type(f"Student{name}", (StudentError, cls), {"__init__": StudentError.__init__,
+                                                                          "__str__": StudentError.__str__})
+                     for name, cls in CATCHABLE.items()}
+
+
+def student_error(type_name: str, message: str) -> StudentError:
+    """The exception the student's code raised, as the grader sees it: a :class:`StudentError` that is also the
+    built-in exception of that name where there is one (a check can catch ``ValueError``); only its name and
+    message cross."""
+    return _CATCHABLE_ERRORS.get(type_name, StudentError)(type_name, message)
 
 
 class Session:
@@ -40,17 +59,24 @@ class Session:
         self.channel = channel
         self.mirrors: dict[int, nn.Module] = {}
         self._mirror_numbers: dict[int, int] = {}
+        #: tensors read from an attribute of a student object: (handle number, name) -> the grader's copies,
+        #: and the value last synchronised; a check's in-place change is sent before the next request, and
+        #: every call's answer brings the attribute's value after it
+        self.attached: dict[tuple[int, str], list[torch.Tensor]] = {}
+        self._synced: dict[tuple[int, str], torch.Tensor] = {}
 
     def reset(self) -> None:
-        """Forget every handle and mirror (each check starts clean)."""
+        """Forget every handle, mirror and attached tensor (each check starts clean)."""
         self.mirrors.clear()
         self._mirror_numbers.clear()
+        self.attached.clear()
+        self._synced.clear()
         self.request({"op": "reset"})
 
     def request(self, payload: dict):
         answer = wire.loads(self.channel.exchange(wire.dumps(payload)))
         if isinstance(answer, wire.Failure):
-            raise StudentError(answer.type_name, answer.message)
+            raise student_error(answer.type_name, answer.message)
         return answer
 
     # -- grader values out, answers in ----------------------------------------------------------------
@@ -110,18 +136,69 @@ class Session:
         return self.receive(self.request({"op": "resolve", "name": name}))
 
     def getattr(self, handle: wire.Handle, name: str):
-        return self.receive(self.request({"op": "getattr", "target": handle, "name": name}))
+        self._push_attached()
+        value = self.receive(self.request({"op": "getattr", "target": handle, "name": name}))
+        if torch.is_tensor(value):
+            key = (handle.number, name)
+            self.attached.setdefault(key, []).append(value)
+            self._synced[key] = value.detach().clone()
+        return value
+
+    def setattr(self, handle: wire.Handle, name: str, value) -> None:
+        self._push_attached()
+        self.request({"op": "setattr", "target": handle, "name": name, "value": self.send(value)})
+
+    def snapshot(self, handle: wire.Handle, flags) -> dict:
+        """A student model's modes, ``requires_grad`` and flags (see ``gradecells.state``)."""
+        self._push_attached()
+        answer = self.request({"op": "snapshot", "target": handle, "flags": [str(f) for f in flags]})
+        if not isinstance(answer, dict) or not all(isinstance(answer.get(k), dict) for k in ("training", "requires_grad", "flags")):
+            raise StudentError("WireError", "a snapshot lacks its parts")
+        return answer
+
+    def _push_attached(self) -> None:
+        """Send what the check changed in place in tensors it read from student objects."""
+        for key, tensors in self.attached.items():
+            synced = self._synced[key]
+            for tensor in tensors:
+                if tensor.shape != synced.shape or not torch.equal(torch.nan_to_num(tensor.detach()), torch.nan_to_num(synced)) \
+                        or not torch.equal(tensor.detach().isnan(), synced.isnan()):
+                    self.request({"op": "assign", "target": wire.Handle(key[0]), "name": key[1],
+                                  "value": wire.ArrayValue(tensor.detach().cpu().numpy().copy(), tensor=True)})
+                    self._synced[key] = synced = tensor.detach().clone()
+                    with torch.no_grad():
+                        for other in tensors:
+                            if other is not tensor and other.shape == tensor.shape:
+                                other.copy_(tensor)
+                    break
+
+    def _pull_attached(self, values: list) -> None:
+        """The attached attributes' values after a call, into the grader's copies."""
+        for key, value in zip(list(self.attached), values):
+            if not isinstance(value, wire.ArrayValue):
+                continue
+            new = torch.from_numpy(np.array(value.array))
+            for tensor in self.attached[key]:
+                with torch.no_grad():
+                    if tensor.shape == new.shape:
+                        tensor.copy_(new.to(tensor.dtype))
+                    else:
+                        tensor.data = new.to(tensor.dtype).clone()
+            self._synced[key] = new.clone()
 
     def call(self, target, method: str | None, args: tuple, kwargs: dict, op: str = "call", **extra):
         """Call ``target`` (a handle, or a mirrored module) or its ``method`` in the student's process."""
+        self._push_attached()
         target_ref = target._handle if isinstance(target, Remote) else wire.MirrorRef(self._mirror(target))
         sent_args, sent_kwargs = self.send(list(args)), self.send(dict(kwargs))
         payload = {"op": op, "target": target_ref, "method": method, "args": sent_args, "kwargs": sent_kwargs,
                    "seed": int(torch.randint(0, 2**31 - 1, ()).item()), "grad": torch.is_grad_enabled(),
-                   "mirrors": {n: (module_spec(m), module_state(m)) for n, m in self.mirrors.items()}, **extra}
+                   "mirrors": {n: (module_spec(m), module_state(m)) for n, m in self.mirrors.items()},
+                   "attached": [list(key) for key in self.attached], **extra}
         answer = self.request(payload)
-        if not isinstance(answer, dict) or not {"result", "mirrors", "arrays_after", "grad_enabled"} <= set(answer):
+        if not isinstance(answer, dict) or not {"result", "mirrors", "arrays_after", "grad_enabled", "attached"} <= set(answer):
             raise StudentError("WireError", "an answer to a call lacks its parts")
+        self._pull_attached(answer["attached"] if isinstance(answer["attached"], list) else [])
         for number, state in answer["mirrors"].items():
             if number in self.mirrors and isinstance(state, wire.ModuleState):
                 load_module_state(self.mirrors[number], state)
@@ -162,7 +239,7 @@ class Remote:
         return self._session.getattr(self._handle, name)
 
     def __setattr__(self, name, value):
-        raise TypeError("a check does not set attributes of the student's objects")
+        self._session.setattr(self._handle, name, value)
 
     def __call__(self, *args, **kwargs):
         return self._session.call(self, None, args, kwargs)

@@ -95,9 +95,32 @@ class ProbeServer:
             return self.plain(self.namespace[request["name"]])
         if op == "getattr":
             return self.plain(getattr(self.handles[request["target"].number], request["name"]))
-        if op in ("call", "gradients", "count_calls"):
+        if op == "setattr":
+            setattr(self.handles[request["target"].number], request["name"], self.live(request["value"]))
+            return None
+        if op == "assign":  # the grader changed a tensor attribute it read: the same change here, in place
+            current = getattr(self.handles[request["target"].number], request["name"])
+            with torch.no_grad():
+                current.copy_(torch.from_numpy(np.array(request["value"].array)).to(current.dtype))
+            return None
+        if op == "snapshot":
+            return self._snapshot(self.handles[request["target"].number], request["flags"])
+        if op in CALLS:
             return self._call(op, request)
         raise ValueError(f"unknown request {op!r}")
+
+    @staticmethod
+    def _snapshot(model: nn.Module, flags: list[str]) -> dict:
+        """A model's modes, ``requires_grad`` and flags (``gradecells.state.snapshot`` of a handle)."""
+        training, values = {}, {}
+        for name, module in model.named_modules():
+            training[name or "<model>"] = bool(module.training)
+            for flag in flags:
+                if hasattr(module, flag):
+                    value = getattr(module, flag)
+                    values[f"{name or '<model>'}.{flag}"] = value if type(value) in (bool, int, float, str) else repr(value)
+        requires_grad = {name: bool(p.requires_grad) for name, p in model.named_parameters()}
+        return {"training": training, "requires_grad": requires_grad, "flags": values}
 
     def _call(self, op: str, request: dict) -> dict:
         for number, (spec, state) in request.get("mirrors", {}).items():
@@ -110,36 +133,87 @@ class ProbeServer:
         args, kwargs = self.live(request["args"]), self.live(request["kwargs"])
         arrays_in = {key: value.clone() if torch.is_tensor(value) else value.copy()
                      for key, value in _top_level_arrays(args, kwargs).items()}
-        torch.manual_seed(request["seed"])
-        np.random.seed(request["seed"] % 2**32)
+        seed_everything(request["seed"])
         torch.set_grad_enabled(bool(request["grad"]))
-        counted = []
-        hook = None
-        if op == "count_calls":
-            hook = target.get_submodule(request["submodule"]).register_forward_hook(lambda *a: counted.append(1))
-        try:
-            if op == "gradients":
-                for parameter in target.parameters():
-                    parameter.grad = None
-                with torch.enable_grad():
-                    function(*args, **kwargs).sum().backward()
-                result = {name: None if p.grad is None else p.grad for name, p in target.named_parameters()}
-            else:
-                result = function(*args, **kwargs)
-                if op == "count_calls":
-                    result = len(counted)
-        finally:
-            if hook is not None:
-                hook.remove()
+        result = CALLS[op](self, target, function, args, kwargs, request)
         changed = {}
         for key, value in _top_level_arrays(args, kwargs).items():
             before = arrays_in[key]
             same = torch.equal(value, before) if torch.is_tensor(value) else np.array_equal(value, before, equal_nan=True)
             if not same:
-                changed[key] = self.plain(value)
-        return {"result": self.plain(result), "arrays_after": changed,
+                changed[key] = self.plain(value.detach() if torch.is_tensor(value) else value)
+        attached = [self.plain(getattr(self.handles[number], name)) for number, name in request.get("attached", [])]
+        return {"result": self.plain(result), "arrays_after": changed, "attached": attached,
                 "mirrors": {number: module_state(module) for number, module in self.mirrors.items()},
                 "grad_enabled": torch.is_grad_enabled(), "default_dtype": str(torch.get_default_dtype())}
+
+
+def seed_everything(seed: int) -> None:
+    """torch's and NumPy's global generators from ``seed`` (torch's CPU generator directly: ``torch.manual_seed``
+    costs a millisecond a call, and a check makes hundreds)."""
+    torch.default_generator.manual_seed(seed)
+    if torch.cuda.is_available() and torch.cuda.is_initialized():
+        torch.cuda.manual_seed_all(seed)
+    np.random.seed(seed % 2**32)
+
+
+def _plain_call(server, target, function, args, kwargs, request):
+    return function(*args, **kwargs)
+
+
+def _parameter_gradients(server, target, function, args, kwargs, request):
+    for parameter in target.parameters():
+        parameter.grad = None
+    with torch.enable_grad():
+        function(*args, **kwargs).sum().backward()
+    return {name: p.grad for name, p in target.named_parameters()}
+
+
+def _pass_gradients(server, target, function, args, kwargs, request):
+    """One pass, and the gradients of each term (the output's sum, or an attribute the pass left) in every parameter."""
+    names, parameters = zip(*target.named_parameters()) if list(target.parameters()) else ((), ())
+    with torch.enable_grad():
+        output = function(*args, **kwargs)
+        values, grads = {}, {}
+        for term in request["terms"]:
+            value = output if term == "output" else getattr(target, term)
+            values[term] = value
+            if torch.is_tensor(value) and value.requires_grad and parameters:
+                found = torch.autograd.grad(value.sum(), list(parameters), retain_graph=True, allow_unused=True)
+                grads[term] = dict(zip(names, found))
+            else:
+                grads[term] = dict.fromkeys(names)
+    return {"output": output, "grads": grads, "values": values}
+
+
+def _input_gradients(server, target, function, args, kwargs, request):
+    """The output, and the gradient of its sum in every tensor argument that requires one (None elsewhere)."""
+    with torch.enable_grad():
+        output = function(*args, **kwargs)
+        leaves = [a for a in args if torch.is_tensor(a) and a.requires_grad]
+        found = iter(torch.autograd.grad(output.sum(), leaves, allow_unused=True) if leaves else ())
+    return {"output": output, "grads": [next(found) if torch.is_tensor(a) and a.requires_grad else None for a in args]}
+
+
+def _count_calls(server, target, function, args, kwargs, request):
+    counted = []
+    hook = target.get_submodule(request["submodule"]).register_forward_hook(lambda *a: counted.append(1))
+    try:
+        function(*args, **kwargs)
+    finally:
+        hook.remove()
+    return len(counted)
+
+
+def _count_lines(server, target, function, args, kwargs, request):
+    from ...gradecells.loops import count_lines
+
+    return count_lines(function, *args, **kwargs)[1]
+
+
+#: the requests that run the student's code: how each computes its result
+CALLS = {"count_lines": _count_lines, "call": _plain_call, "gradients": _parameter_gradients, "pass_gradients": _pass_gradients,
+         "input_gradients": _input_gradients, "count_calls": _count_calls}
 
 
 def _top_level_arrays(args: list, kwargs: dict) -> dict[str, object]:
