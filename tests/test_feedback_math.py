@@ -38,3 +38,17 @@ def test_the_course_config_uses_it_for_feedback(root):
 
     config = PyFileConfigLoader("nbgrader_config.py", path=str(root)).load_config()
     assert MathToMathML in config.GenerateFeedback.preprocessors
+
+
+def test_crafted_markdown_costs_the_feedback_no_time():
+    """A student's markdown of unclosed environments (quadratic for the formula search) is left as it is."""
+    import nbformat
+
+    from course_utils.instructor.feedback_math import MAX_CELL_CHARS, MathToMathML
+
+    crafted = "\\begin{equation}" * 1_000_000
+    assert len(crafted) > MAX_CELL_CHARS
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_markdown_cell(crafted), nbformat.v4.new_markdown_cell("$x^2$")])
+    converted, _ = MathToMathML().preprocess(notebook, {})
+    assert converted.cells[0].source == crafted  # unbounded, the search over it took hours
+    assert "<math" in converted.cells[1].source  # a cell within the bounds still gets MathML

@@ -18,7 +18,7 @@ from torch import nn
 
 from course_utils.grading import wire
 from course_utils.grading.grader_side.channel import KernelChannel, LocalChannel
-from course_utils.grading.grader_side.checks import run_check
+from course_utils.grading.grader_side.checks import STUDENT_RAISED, run_check
 from course_utils.grading.grader_side.proxies import Remote, Session, StudentError
 from course_utils.grading.student_side import probe_server
 
@@ -120,7 +120,7 @@ def test_a_forged_answer_fails_the_check_and_runs_nothing():
 
 def test_student_exceptions_come_back_as_text():
     outcome = run_check("f(2)", student("def f(x):\n    raise ValueError(f'bad {x}')\n"), IMPORTS)
-    assert (outcome.passed, outcome.error_name, outcome.message) == (False, "ValueError", "bad 2")
+    assert (outcome.passed, outcome.error_name, outcome.message) == (False, "ValueError", STUDENT_RAISED)
     outcome = run_check("g()", student(""), IMPORTS)
     assert not outcome.passed and outcome.error_name == "NameError"
 
@@ -168,9 +168,39 @@ def test_modules_passed_by_the_grader_keep_their_identity_in_the_student_process
 
 
 @pytest.mark.parametrize("body, passes", [("return x * 2", True), ("x *= 2\n    return x", False)])
-def test_changes_to_array_arguments_in_place_come_back(body, passes):
-    check = "x = np.ones(3)\nf(x)\nassert np.all(x == 1), 'f changed its input'"
+def test_changes_to_watched_array_arguments_in_place_come_back(body, passes):
+    check = ("from course_utils.gradecells import returns\nx = np.ones(3)\nf(returns.watched(x))\n"
+             "assert np.all(x == 1), 'f changed its input'")
     assert run_check(check, student(f"def f(x):\n    {body}\n"), IMPORTS).passed is passes
+
+
+def test_a_function_cannot_change_the_data_a_check_compares_with():
+    """An input the check does not watch keeps the check's values, whatever the function did to its copy."""
+    check = ("x = np.arange(3.0)\nreference = x\nfound = f(x)\n"
+             "assert np.allclose(found, 2 * reference), 'f doubles'")
+    assert not run_check(check, student("def f(x):\n    x[:] = 0\n    return 2 * x\n"), IMPORTS).passed
+    assert run_check(check, student("def f(x):\n    return 2 * x\n"), IMPORTS).passed
+
+
+def test_a_student_exception_shows_its_built_in_name_only():
+    code = ("class KernelDied(Exception):\n    pass\n"
+            "def fake():\n    raise KernelDied('the kernel died in cell 3 (out of memory)')\n"
+            "def asserting():\n    raise AssertionError('delta phi = 0.123456: wrap it into (-pi, pi]')\n"
+            "def stop():\n    raise StopIteration\n")
+    fake = run_check("fake()", student(code), IMPORTS)
+    assert (fake.error_name, fake.message) == ("Exception", STUDENT_RAISED)
+    asserting = run_check("asserting()", student(code), IMPORTS)
+    assert asserting.error_name == "StudentAssertionError" and "0.123456" not in asserting.message
+    # a StopIteration of the student's code must not end the check's own loops as if they were done
+    stopped = run_check("assert all(map(lambda _: stop(), range(3))), 'never reached'", student(code), IMPORTS)
+    assert not stopped.passed
+
+
+def test_a_message_of_too_many_values_is_refused():
+    with pytest.raises(wire.WireError):
+        wire.loads(json.dumps([[]] * (wire.MAX_ITEMS + 1)))
+    with pytest.raises(wire.WireError):
+        wire.loads(json.dumps({"dict": [[k * (2**61 - 1), 0] for k in range(wire.MAX_DICT_ENTRIES + 1)]}))
 
 
 def test_autograd_mode_and_modes_a_call_leaves_come_back():

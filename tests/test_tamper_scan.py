@@ -214,3 +214,15 @@ def test_code_nested_too_deeply_to_scan_is_flagged_and_the_scan_goes_on():
 
     findings = scan_cells([(3, deep), (4, "y = f(2)")], context)
     assert [(f.cell, f.what) for f in findings] == [(3, "code nested too deeply to scan")]
+
+
+def test_a_string_crafted_against_the_scan_is_flagged_at_once():
+    """A string that made a regular expression backtrack for hours is flagged unread; format fields that read
+    internals are still found, in linear time."""
+    from course_utils.instructor.sandbox.tamper_scan import format_internals
+
+    crafted = "{" + "." * 40000 + "_" * 40000
+    assert not format_internals(crafted) and format_internals("{0.__class__}") and format_internals("{x[_y]}")
+    assert not format_internals("{name} {a.b}")
+    findings = scan_source(f"text = {crafted!r}\n")
+    assert any("not read by the scan" in str(finding) for finding in findings)

@@ -39,3 +39,24 @@ def assert_tensor(value, what: str, shape: tuple[int, ...] | None = None) -> Non
     assert torch.is_tensor(value), f"{what} must be a torch tensor, not {type(value).__name__}"
     if shape is not None:
         assert tuple(value.shape) == tuple(shape), f"{what} has shape {tuple(value.shape)}, expected {tuple(shape)}"
+
+
+#: arrays a test watches for changes in place (id -> the array, kept alive while watched)
+_WATCHED: dict[int, object] = {}
+
+
+def watched(value):
+    """``value`` (an array or tensor a test passes to the student's function), marked so that a change the
+    function makes to it in place shows in it. In-process it always does; when the function runs in the
+    student's process (``course_utils.grading``) only changes to watched arguments are copied back, so that a
+    function cannot change the other data a test compares with."""
+    _WATCHED[id(value)] = value
+    return value
+
+
+def is_watched(value) -> bool:
+    return _WATCHED.get(id(value)) is value
+
+
+def forget_watched() -> None:
+    _WATCHED.clear()

@@ -17,7 +17,11 @@ from dataclasses import dataclass, field
 import numpy as np
 
 #: the largest message either side accepts (characters of JSON)
-MAX_MESSAGE_CHARS = 256 * 1024**2
+MAX_MESSAGE_CHARS = 64 * 1024**2
+#: the most values (numbers, strings, containers, arrays) one message may hold, and entries one dict may hold:
+#: a message of millions of empty lists or of colliding integer keys would cost the grader memory or time
+MAX_ITEMS = 200_000
+MAX_DICT_ENTRIES = 10_000
 #: how deep lists, tuples and dicts may nest
 MAX_DEPTH = 24
 #: the dtype kinds an array may have: bool, signed and unsigned integers, floats, complex numbers
@@ -206,10 +210,33 @@ def loads(text: str):
     if not isinstance(text, str) or len(text) > MAX_MESSAGE_CHARS:
         raise WireError("a message is text of bounded size")
     try:
-        data = json.loads(text, parse_constant=_no_constant)
+        data = json.loads(text, parse_constant=_no_constant, object_pairs_hook=_bounded_object)
     except (ValueError, RecursionError) as exc:
         raise WireError(f"not JSON: {exc}") from None
+    _count_items(data)
     return from_json(data)
+
+
+def _bounded_object(pairs: list) -> dict:
+    if len(pairs) > 16:  # the format's own objects have at most five keys; dicts travel as lists of pairs
+        raise WireError("a JSON object of more than 16 keys is not part of this format")
+    return dict(pairs)
+
+
+def _count_items(data) -> None:
+    """Refuse a message of more than MAX_ITEMS values or a dict of more than MAX_DICT_ENTRIES entries."""
+    stack, seen = [data], 0
+    while stack:
+        value = stack.pop()
+        seen += 1
+        if seen > MAX_ITEMS:
+            raise WireError(f"a message holds more than {MAX_ITEMS} values")
+        if isinstance(value, list):
+            stack.extend(value)
+        elif isinstance(value, dict):
+            if "dict" in value and isinstance(value["dict"], list) and len(value["dict"]) > MAX_DICT_ENTRIES:
+                raise WireError(f"a dict of more than {MAX_DICT_ENTRIES} entries")
+            stack.extend(value.values())
 
 
 def _no_constant(name: str):

@@ -51,12 +51,25 @@ def markdown_with_mathml(source: str) -> str:
     return "".join(pieces)
 
 
+#: markdown converted per cell and per notebook at most (characters); longer cells, and the cells past the
+#: budget, keep their LaTeX: a student's notebook can hold markdown crafted to make the formula search slow
+MAX_CELL_CHARS = 10_000
+MAX_NOTEBOOK_CHARS = 300_000
+
+
 class MathToMathML(Preprocessor):
-    """Feedback preprocessor: the formulas of markdown cells as MathML (on unless configured off)."""
+    """Feedback preprocessor: the formulas of markdown cells as MathML (on unless configured off), within
+    :data:`MAX_CELL_CHARS` per cell and :data:`MAX_NOTEBOOK_CHARS` per notebook."""
 
     enabled = Bool(True).tag(config=True)
 
+    def preprocess(self, nb, resources):
+        self._budget = MAX_NOTEBOOK_CHARS
+        return super().preprocess(nb, resources)
+
     def preprocess_cell(self, cell, resources, index):
-        if cell.cell_type == "markdown":
+        size = len(cell.source)
+        if cell.cell_type == "markdown" and size <= MAX_CELL_CHARS and size <= getattr(self, "_budget", MAX_NOTEBOOK_CHARS):
+            self._budget = getattr(self, "_budget", MAX_NOTEBOOK_CHARS) - size
             cell.source = markdown_with_mathml(cell.source)
         return cell, resources

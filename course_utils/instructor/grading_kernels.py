@@ -80,6 +80,7 @@ class HardenedExecute(Execute):
         self._death_message = ""
         self._output_bytes: dict[int, int] = {}
         self._checks = grader_side_checks(resources or {})
+        self._numbered = 0
         return super().preprocess(nb, resources, km)
 
     def output(self, outs, msg, display_id, cell_index):
@@ -107,7 +108,7 @@ class HardenedExecute(Execute):
             return self._check_in_the_grader(cell, index), self.resources
         try:
             cell, resources = super().preprocess_cell(cell, resources, index)
-            return scored_by_errors_only(cell), resources
+            return numbered_by_the_grader(scored_by_errors_only(cell), self), resources
         except DeadKernelError:  # the sandbox's kernel manager may know why (its whole-kernel memory cap)
             reason = getattr(self.km, "kill_reason", "") or "out of memory, or killed by the code"
         except CellTimeoutError:  # it ignored the interrupt at the time limit: the kernel is stopped at the end
@@ -148,6 +149,19 @@ def _graded_by_the_grader() -> frozenset:
     from ..grading.grader_side import GRADED_BY_THE_GRADER
 
     return GRADED_BY_THE_GRADER
+
+
+def numbered_by_the_grader(cell, runner) -> NotebookNode:
+    """A run cell numbered by the grader (1, 2, ... in the order cells ran), not by the kernel: student code can
+    set the kernel's ``execution_count`` to any number, and the feedback shows it as ``In [n]``."""
+    if cell.cell_type != "code" or cell.get("execution_count") is None:
+        return cell
+    runner._numbered = getattr(runner, "_numbered", 0) + 1
+    cell.execution_count = runner._numbered
+    for out in cell.get("outputs", []):
+        if out.get("output_type") == "execute_result":
+            out["execution_count"] = runner._numbered
+    return cell
 
 
 def _is_test_cell(cell) -> bool:

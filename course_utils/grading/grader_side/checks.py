@@ -16,6 +16,7 @@ from dataclasses import dataclass
 
 import torch
 
+from ...gradecells import returns
 from .channel import ChannelTimeout
 from .proxies import Session, StudentError
 
@@ -91,13 +92,14 @@ def run_check(source: str, channel, imports: str, name: str = "grade cell", seco
     if hasattr(channel, "deadline"):
         channel.deadline = time.monotonic() + seconds
     try:
+        returns.forget_watched()
         session.reset()
         namespace = GraderNamespace(session, {"__name__": "__grade_cell__", "__builtins__": builtins})
         exec(compile(imports, f"<imports for {name}>", "exec"), namespace)  # noqa: S102  (the instructor's notebook)
         exec(compile(source, f"<{name}>", "exec"), namespace)  # noqa: S102  (the instructor's grade cell)
         return Outcome(True)
-    except StudentError as exc:
-        return Outcome(False, _identifier(exc.type_name), _short(exc.message))
+    except StudentError as exc:  # the student's own exception: its built-in name only, never its text
+        return Outcome(False, _shown_name(exc.type_name), STUDENT_RAISED)
     except ChannelTimeout as exc:
         return Outcome(False, "TimeoutError", str(exc))
     except AssertionError as exc:
@@ -112,9 +114,16 @@ def run_check(source: str, channel, imports: str, name: str = "grade cell", seco
         torch.random.set_rng_state(saved[2])
 
 
-def _identifier(name: str) -> str:
-    cleaned = "".join(ch for ch in name if ch.isalnum() or ch == "_")[:80]
-    return cleaned or "Error"
+#: the message of a check that failed because the student's code raised: the student's own message never
+#: reaches the outputs (it could carry what the student's code saw of the check's inputs to the feedback)
+STUDENT_RAISED = "raised by your code during this test (run the visible tests in your notebook to see its message)"
+
+
+def _shown_name(name: str) -> str:
+    """The name of the student's exception as shown: a built-in exception's name, else ``Exception``."""
+    found = getattr(builtins, name, None)
+    shown = name if isinstance(found, type) and issubclass(found, BaseException) else "Exception"
+    return "StudentAssertionError" if shown == "AssertionError" else shown
 
 
 def outcome_outputs(outcome: Outcome) -> list:

@@ -18,6 +18,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ...gradecells import returns
 from .. import wire
 from ..modules import load_module_state, module_spec, module_state
 
@@ -39,7 +40,7 @@ class StudentError(Exception):
 #: built-in exceptions a check may catch by their own name (``except ValueError``) when the student's code raised them
 CATCHABLE = {cls.__name__: cls for cls in (ValueError, TypeError, KeyError, IndexError, RuntimeError, ArithmeticError,
                                           ZeroDivisionError, OverflowError, NotImplementedError, AttributeError,
-                                          LookupError, StopIteration)}
+                                          LookupError)}  # never StopIteration: it would end the check's own loops
 _CATCHABLE_ERRORS = {name: type(f"Student{name}", (StudentError, cls), {"__init__": StudentError.__init__,
                                                                           "__str__": StudentError.__str__})
                      for name, cls in CATCHABLE.items()}
@@ -209,10 +210,11 @@ class Session:
         return self.receive(answer["result"])
 
     def _write_back(self, args: tuple, kwargs: dict, changed: dict) -> None:
-        """What the student's code did to array arguments in place, done to the grader's arrays."""
+        """What the student's code did in place to array arguments the check watches
+        (``gradecells.returns.watched``), done to the grader's arrays; other arguments stay as the check made them."""
         for key, value in changed.items():
             local = args[int(key)] if isinstance(key, str) and key.isdigit() and int(key) < len(args) else kwargs.get(key)
-            if not isinstance(value, wire.ArrayValue) or local is None:
+            if not isinstance(value, wire.ArrayValue) or local is None or not returns.is_watched(local):
                 continue
             new = np.asarray(value.array)
             if torch.is_tensor(local) and tuple(local.shape) == new.shape:

@@ -240,7 +240,7 @@ def respond(server: ProbeServer, request_text: str) -> str:
     """The answer to one request, as wire text; an exception of the student's code becomes a failure."""
     try:
         answer = server.answer(wire.loads(request_text))
-    except Exception as exc:  # noqa: BLE001  (the student's code may raise anything)
+    except BaseException as exc:  # noqa: BLE001  (the student's code may raise anything, SystemExit included)
         answer = wire.Failure(type(exc).__name__, _message(exc))
     try:
         return wire.dumps(answer)
