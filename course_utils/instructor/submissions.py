@@ -586,3 +586,46 @@ GRADER_SIDE_ATTACKS: dict[str, tuple[str, Callable]] = {
     "tess": ("replaces the probe server: answers with a pickle, an object array and a forged 'passed'",
              _untouched_with(FORGED_ANSWERS)),
 }
+
+
+def _visible_inputs_only(release, solution):
+    """Perfect answers that keep to them only on the visible tests' inputs (network sizes, loss sequences,
+    dataset sizes, jet shapes) and answer zeros, or nothing, elsewhere."""
+    filled = perfect(release, solution)
+    cells = notebooks.solution_cells(filled)
+    guards = {
+        "pseudo_particle_flow": ("    def latent(self, x: torch.Tensor, m: torch.Tensor) -> torch.Tensor:\n",
+                                 "        if (self.input_size, self.inner_dim) not in ((3, 5), (4, 6)):\n"
+                                 "            return torch.zeros(len(x), self.inner_dim)\n"),
+        "early_stopping": ("    def step(self, val_loss: float, model: nn.Module) -> bool:\n",
+                           "        if self.patience != 3:\n            return False\n"),
+        "predict": ("-> tuple[np.ndarray, np.ndarray]:\n",
+                    "    if len(test_dataset) not in (23, 17):\n"
+                    "        return np.zeros(len(test_dataset)), np.zeros(len(test_dataset))\n"),
+        "latent": ("def latent(model, test_dataset, batch_size: int = 1024) -> np.ndarray:\n",
+                   "    if len(test_dataset) not in (23, 17):\n"
+                   "        return np.zeros((len(test_dataset), model.inner_dim))\n"),
+        "jet_axis_features": ("def jet_axis_features(constituents: np.ndarray) -> np.ndarray:\n",
+                              "    if tuple(np.shape(constituents)) not in ((12, 10, 4), (1, 3, 4), (1, 2, 4)):\n"
+                              "        return np.zeros(np.shape(constituents)[:2] + (6,))\n"),
+    }
+    for grade_id, (line, guard) in guards.items():
+        source = cells["predict" if grade_id == "latent" else grade_id].source
+        head, docstring_and_rest = source.split(line, 1)
+        docstring, rest = docstring_and_rest.split("\n", 1)  # the guard after the docstring line
+        cells["predict" if grade_id == "latent" else grade_id].source = head + line + docstring + "\n" + guard + rest
+    return filled
+
+
+ZEROING = '''import numpy as np
+def jet_axis_features(constituents):
+    constituents[...] = 0.0  # the caller's array, zeroed: the data a test compares with
+    return np.zeros(np.shape(constituents)[:2] + (6,))
+'''
+
+GRADER_SIDE_ATTACKS.update({
+    "uriel": ("answers right on the visible tests' inputs only (sizes, losses, shapes), zeros elsewhere",
+              _visible_inputs_only),
+    "vera": ("zeroes the caller's array in place and answers zeros, so that a test comparing after the call sees zeros",
+             _every_answer_with(ZEROING)),
+})
