@@ -10,7 +10,6 @@ the instructor's own notebooks in this process: never use it on student submissi
 """
 from __future__ import annotations
 
-import ast
 import contextlib
 import io
 import os
@@ -23,17 +22,9 @@ os.environ.setdefault("MPLBACKEND", "Agg")
 
 def definitions_only(source: str) -> str:
     """Imports, function and class definitions and literal assignments of a cell."""
-    kept = []
-    for node in ast.parse(source).body:
-        if isinstance(node, (ast.Import, ast.ImportFrom, ast.FunctionDef, ast.ClassDef)):
-            kept.append(node)
-        elif isinstance(node, ast.Assign):
-            try:
-                ast.literal_eval(node.value)
-            except ValueError:
-                continue
-            kept.append(node)
-    return ast.unparse(ast.Module(body=kept, type_ignores=[]))
+    from ..grading.grader_side.checks import top_level_statements
+
+    return top_level_statements(source, definitions=True)
 
 
 @dataclass

@@ -53,11 +53,13 @@ class GraderNamespace(dict):
         return value
 
 
-def imports_of(source: str) -> str:
-    """The import statements and literal constants of a cell (the instructor's notebook: trusted)."""
+def top_level_statements(source: str, definitions: bool = False) -> str:
+    """The import statements and literal constants of a cell (and, with ``definitions``, its function and class
+    definitions): what a cell gives later cells without running anything."""
+    kinds = (ast.Import, ast.ImportFrom) + ((ast.FunctionDef, ast.ClassDef) if definitions else ())
     kept = []
     for node in ast.parse(source).body:
-        if isinstance(node, (ast.Import, ast.ImportFrom)):
+        if isinstance(node, kinds):
             kept.append(node)
         elif isinstance(node, ast.Assign):
             try:
@@ -66,6 +68,11 @@ def imports_of(source: str) -> str:
                 continue
             kept.append(node)
     return ast.unparse(ast.Module(body=kept, type_ignores=[]))
+
+
+def imports_of(source: str) -> str:
+    """The import statements and literal constants of a cell (the instructor's notebook: trusted)."""
+    return top_level_statements(source)
 
 
 def notebook_imports(notebook) -> str:

@@ -19,6 +19,7 @@ import numpy as np
 import torch
 from torch import nn
 
+from ...gradecells import gradients, loops
 from .. import wire
 from ..modules import _numpy, build_module, load_module_state, module_state
 
@@ -162,53 +163,28 @@ def _plain_call(server, target, function, args, kwargs, request):
 
 
 def _parameter_gradients(server, target, function, args, kwargs, request):
-    for parameter in target.parameters():
-        parameter.grad = None
-    with torch.enable_grad():
-        function(*args, **kwargs).sum().backward()
-    return {name: p.grad for name, p in target.named_parameters()}
+    return gradients.parameter_gradients(target, request.get("method") or "__call__", *args)
 
 
 def _pass_gradients(server, target, function, args, kwargs, request):
     """One pass, and the gradients of each term (the output's sum, or an attribute the pass left) in every parameter."""
-    names, parameters = zip(*target.named_parameters()) if list(target.parameters()) else ((), ())
-    with torch.enable_grad():
-        output = function(*args, **kwargs)
-        values, grads = {}, {}
-        for term in request["terms"]:
-            value = output if term == "output" else getattr(target, term)
-            values[term] = value
-            if torch.is_tensor(value) and value.requires_grad and parameters:
-                found = torch.autograd.grad(value.sum(), list(parameters), retain_graph=True, allow_unused=True)
-                grads[term] = dict(zip(names, found))
-            else:
-                grads[term] = dict.fromkeys(names)
+    output, grads, values = gradients.pass_gradients(target, request.get("method") or "__call__", *args,
+                                                     terms=tuple(request["terms"]))
     return {"output": output, "grads": grads, "values": values}
 
 
 def _input_gradients(server, target, function, args, kwargs, request):
     """The output, and the gradient of its sum in every tensor argument that requires one (None elsewhere)."""
-    with torch.enable_grad():
-        output = function(*args, **kwargs)
-        leaves = [a for a in args if torch.is_tensor(a) and a.requires_grad]
-        found = iter(torch.autograd.grad(output.sum(), leaves, allow_unused=True) if leaves else ())
-    return {"output": output, "grads": [next(found) if torch.is_tensor(a) and a.requires_grad else None for a in args]}
+    output, grads = gradients.input_gradients(function, *args)
+    return {"output": output, "grads": grads}
 
 
 def _count_calls(server, target, function, args, kwargs, request):
-    counted = []
-    hook = target.get_submodule(request["submodule"]).register_forward_hook(lambda *a: counted.append(1))
-    try:
-        function(*args, **kwargs)
-    finally:
-        hook.remove()
-    return len(counted)
+    return gradients.module_calls(target, request["submodule"], request.get("method") or "__call__", *args)
 
 
 def _count_lines(server, target, function, args, kwargs, request):
-    from ...gradecells.loops import count_lines
-
-    return count_lines(function, *args, **kwargs)[1]
+    return loops.count_lines(function, *args, **kwargs)[1]
 
 
 #: the requests that run the student's code: how each computes its result
