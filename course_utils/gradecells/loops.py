@@ -11,7 +11,6 @@ import os
 import sys
 import sysconfig
 
-import torch
 
 #: folders whose code is not the student's (the Python installation, the environment, this package)
 _LIBRARY_ROOTS = tuple({os.path.realpath(p) for p in (sys.prefix, sys.base_prefix, sysconfig.get_paths()["purelib"],
@@ -58,6 +57,6 @@ def assert_vectorised(function, small: tuple, large: tuple, what: str, events: s
     """Fail when ``function`` runs more lines of its own code on ``large`` than on ``small`` arguments
     (the same but for the number of ``events``): a Python loop over them."""
     few, many = lines_run(function, *small), lines_run(function, *large)
-    n_small, n_large = (len(torch.as_tensor(a[0])) if not hasattr(a[0], "shape") else a[0].shape[0] for a in (small, large))
+    n_small, n_large = len(small[0]), len(large[0])
     assert many - few < n_large - n_small, (f"{what} ran {few} lines of code for {n_small} {events} and {many} for "
                                             f"{n_large}: work on all {events} at once, without a Python loop over them")

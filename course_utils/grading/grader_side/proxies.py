@@ -11,7 +11,6 @@ default dtype the call leaves behind come back, so checks of side effects see th
 """
 from __future__ import annotations
 
-import builtins
 import numbers
 
 import numpy as np
@@ -266,11 +265,3 @@ class Remote:
     def type_names(self) -> tuple[str, ...]:
         """The qualified names of the object's type and its bases, as the student's process reports them."""
         return self._handle.type_names
-
-
-def is_remote(value) -> bool:
-    return isinstance(value, Remote)
-
-
-def builtin_names() -> set[str]:
-    return set(dir(builtins))
