@@ -276,7 +276,7 @@ def test_attacks_on_the_grader_cost_only_what_they_break(hardened):
     marks elsewhere; the flagged ones (a kernel that kills itself, writes into the course) score 0; the
     class run goes on."""
     _, _, solution, cell_grades, run, _ = hardened
-    expectations = {**hardening_expectations(solution), **attack_expectations(solution)}
+    expectations = {**hardening_expectations(solution, HARDENED in GRADED_BY_THE_GRADER), **attack_expectations(solution)}
     for student, zero in ((s, z) for s, z in expectations.items() if s in class_of(HARDENED)):
         cells = cell_grades[student]
         zero = list(cells) if zero is None else zero
@@ -309,17 +309,24 @@ def test_attacks_beside_checks_decided_by_the_grader_earn_nothing(class_runs):
     assert tests and all(cell.execution_count is None and not cell.outputs for cell in tests)
 
 
-def test_flagged_submissions_score_zero_and_need_a_manual_grade(hardened, course_gradebook):
-    """Every attack on the tests is flagged, with its reasons in the run log and the command's output; in the
-    gradebook each of its grade cells has an automatic score of 0 and needs a manual grade. Nothing else is flagged."""
+def test_what_the_scan_finds_asks_for_a_look_and_the_scores_stand(hardened, course_gradebook):
+    """Tutorial 01's grades are decided in the grader's process: every attack on the tests that the tamper scan
+    finds is listed to look at, with its reasons in the run log and the command's output, and needs a manual grade
+    in the gradebook, its automatic scores as the checks gave them (0 for the attacks: their answers are the
+    untouched notebook's). Only uma, not run, is flagged and zeroed; nothing else needs a manual grade."""
     _, _, _, cell_grades, run, stdout = hardened
     needs_sandbox()
-    assert set(run["flagged"]) == FLAGGED | FLAGGED_BEFORE_RUN and set(ATTACK_CLASS) <= set(cell_grades)
-    assert any("the kernel did not fail a check that must fail" in reason for reason in run["flagged"]["oscar"])
-    assert any("get_ipython" in reason for reason in run["flagged"]["eve"])
-    for student in FLAGGED | FLAGGED_BEFORE_RUN:
+    assert HARDENED in GRADED_BY_THE_GRADER
+    assert set(run["flagged"]) == FLAGGED_BEFORE_RUN and set(run["review"]) == FLAGGED
+    assert set(ATTACK_CLASS) <= set(cell_grades)
+    assert any("get_ipython" in reason for reason in run["review"]["eve"])
+    for student in FLAGGED_BEFORE_RUN:
         assert f"{student}: flagged" in stdout
         assert all(auto == 0 and needs for auto, needs in course_gradebook(student)), student
+    for student in FLAGGED:
+        assert f"{student}: to look at (scores kept)" in stdout
+        assert all(needs for _, needs in course_gradebook(student)), student
+        assert [auto for auto, _ in course_gradebook(student)] == [score for score, _ in cell_grades[student].values()]
     for student in set(cell_grades) - FLAGGED - FLAGGED_BEFORE_RUN - {"heidi"}:  # heidi: nbgrader's, a deleted cell
         assert not any(needs for _, needs in course_gradebook(student)), student
 
@@ -400,12 +407,12 @@ def test_writes_into_the_course_reach_nothing_and_the_course_stays_whole(hardene
     assignment, course, _, _, run, stdout = hardened
     needs_sandbox()
     assert run["tampered"] == {} and run["restored"] == []
-    assert any("files outside the working folder" in reason for reason in run["flagged"]["judy"])
+    assert any("files outside the working folder" in reason for reason in run["review"]["judy"])
     for name in ("nbgrader_config.py", f"solutions/{assignment}/{assignment}.ipynb"):
         assert hashlib.sha256((course / name).read_bytes()).digest() == hashlib.sha256((root / name).read_bytes()).digest()
     with sqlite3.connect(course / "grading" / "gradebook.db") as db:
         assert db.execute("PRAGMA integrity_check").fetchone()[0] == "ok"
-    assert "judy: flagged" in stdout and "mallory: not a valid notebook" in stdout
+    assert "judy: to look at (scores kept)" in stdout and "mallory: not a valid notebook" in stdout
 
 
 def test_instructor_report(hardened, root, notebook_env):
@@ -434,6 +441,7 @@ def test_instructor_report(hardened, root, notebook_env):
     assert figure.startswith(b"\x89PNG") and len(figure) > 20_000
     assert "get_prediction" in result.stdout and "mean total" in result.stdout
     flagged = pd.read_csv(folder / f"{assignment}_flagged.csv").set_index("student")
-    assert set(flagged.index) == (FLAGGED | FLAGGED_BEFORE_RUN) & set(cell_grades)
-    assert "os.kill" in flagged.loc["grace", "reasons"] and "cells" in flagged.loc["uma", "reasons"]
-    assert "grace: flagged for a manual grade" in result.stdout
+    assert set(flagged.index) == FLAGGED_BEFORE_RUN & set(cell_grades) and "cells" in flagged.loc["uma", "reasons"]
+    to_review = pd.read_csv(folder / f"{assignment}_review.csv").set_index("student")
+    assert set(to_review.index) == FLAGGED & set(cell_grades) and "os.kill" in to_review.loc["grace", "reasons"]
+    assert "uma: flagged for a manual grade" in result.stdout and "grace: to look at (scores kept)" in result.stdout

@@ -34,7 +34,7 @@ ASSIGNMENT = "01_amplitude_regression"
 
 
 def _flagged(release, solution):
-    """Perfect answers, plus `exec` in the first answer cell: the tamper scan asks for a manual grade."""
+    """Perfect answers, plus `exec` in the first answer cell: the tamper scan asks for a look (a manual grade)."""
     filled = perfect(release, solution)
     cell = notebooks.solution_cells(filled)[notebooks.answer_ids(filled)[0]]
     cell.source = 'exec("pass")\n' + cell.source
@@ -148,7 +148,7 @@ def test_the_run_log_names_the_cluster_and_its_workers(distributed_run, cluster)
     assert run["isolation"].startswith(f"phase 1 on the Dask cluster at {cluster.address}")
     assert "student kernels are isolated" in run["isolation"]
     assert run["workers"] == 2  # both workers ran submissions
-    assert list(run["invalid"]) == ["mallory"] and list(run["flagged"]) == ["oscar"] and run["failed"] == {}
+    assert list(run["invalid"]) == ["mallory"] and list(run["review"]) == ["oscar"] and run["failed"] == {}
 
 
 @pytest.mark.slow

@@ -258,6 +258,10 @@ def test_a_check_runs_against_a_real_kernel():
         assert (stuck.passed, stuck.error_name) == (False, "TimeoutError")
         after = run_check("assert double(1) == 3", KernelChannel(client), IMPORTS, seconds=60)
         assert after.passed, f"the kernel answers again after the interrupt: {after}"
+        # a kernel whose comms answer nothing: the check fails at once with its reason (no wait for the deadline)
+        run("manager = get_ipython().kernel.comm_manager\nmanager.targets.clear()\nmanager.register_target = lambda *args, **kwargs: None")
+        silent = run_check("assert double(1) == 3", KernelChannel(client), IMPORTS, seconds=600)
+        assert (silent.passed, silent.error_name) == (False, "TimeoutError") and "probe server" in silent.message, silent
     finally:
         client.stop_channels()
         run_sync(km.shutdown_kernel)(now=True)
@@ -284,11 +288,19 @@ def looping(x):
     return np.array([row.sum() for row in x])
 def vectorised(x):
     return x.sum(axis=1)
+def noisy(n):
+    return torch.randn(n)
 def raises(kind):
     raise {"value": ValueError, "key": KeyError, "own": type("OwnError", (Exception,), {})}[kind]("no")
 """
 HELPERS_CHECK = """
 from course_utils.gradecells import gradients, loops, state
+from course_utils.gradecells.draws import repeated_passes
+torch.manual_seed(3)
+passes = repeated_passes(noisy, 50, 4)
+assert len(passes) == 50 and all(p.shape == (4,) for p in passes) and torch.stack(passes).std(dim=0).min() > 0.5
+torch.manual_seed(3)
+assert all(torch.equal(a, b) for a, b in zip(passes, repeated_passes(noisy, 50, 4))), "the check's seed decides the draws"
 x = torch.tensor([1.0, 2.0], requires_grad=True)
 out, grads = gradients.input_gradients(square, x, torch.tensor([3.0, 4.0]))
 assert torch.allclose(out, torch.tensor([3.0, 16.0])) and torch.allclose(grads[0], torch.tensor([6.0, 16.0])) and grads[1] is None

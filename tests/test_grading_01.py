@@ -840,10 +840,11 @@ def test_every_wrong_answer_breaks_a_stated_requirement():
 
 @pytest.mark.parametrize("name", list(WRONG))
 def test_a_wrong_answer_loses_points_in_the_cells_that_check_what_it_breaks(root, name):
-    """The whole notebook graded with one slip: it loses points, and every grade cell that REQUIREMENTS names for
-    it scores zero."""
+    """The notebook graded with one slip (its exercise's test cells): it loses points, and every grade cell that
+    REQUIREMENTS names for it scores zero."""
     solution = _solution(root)
-    report = grade(solution, edited(solution_answers(solution), *WRONG[name]))
+    report = grade(solution, edited(solution_answers(solution), *WRONG[name]), ASSIGNMENT,
+                   only=notebooks.grade_ids_after(solution, WRONG[name][0]))  # the exercise's own test cells
     assert report.score < report.total, f"{name!r} got full marks"
     passed = sorted(_cells_that_must_fail(name) - set(report.errors))
     assert not passed, f"{name!r} passed {passed}"

@@ -621,7 +621,8 @@ def _cells_that_must_fail(name: str) -> set[str]:
 def test_a_wrong_answer_loses_points_in_the_cells_its_requirements_name(name):
     solution = _solution()
     with torch.enable_grad():  # a variant that switches autograd off must not leak into the next test
-        report = grade(solution, _apply(solution_answers(solution), *WRONG[name]), ASSIGNMENT)
+        report = grade(solution, _apply(solution_answers(solution), *WRONG[name]), ASSIGNMENT,
+                       only=notebooks.grade_ids_after(solution, WRONG[name][0]))  # the exercise's own test cells
     assert report.score < report.total, f"{name!r} got full marks"
     passed = sorted(_cells_that_must_fail(name) - set(report.errors))
     assert not passed, f"{name!r} violates a requirement that {passed} check, but passed there (errors: {report.errors})"

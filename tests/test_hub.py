@@ -442,7 +442,7 @@ def test_a_students_first_cells_read_the_class_data(hub, pages):
 
 def tampering(answer: dict) -> dict:
     """The perfect answer with an IPython hook in its first answer cell: a construct no answer needs, which
-    `make grade` flags for manual grading."""
+    `make grade` lists to look at (a manual grade; the grader's checks decided the scores)."""
     flagged = copy.deepcopy(answer)
     first = next(iter(notebooks.solution_cells(flagged).values()))
     first.source += '\nget_ipython().events.register("post_run_cell", lambda result: None)\n'
@@ -578,7 +578,7 @@ def test_grade_in_the_graders_terminal_and_the_formgrader_shows_every_submission
     assert rows[alice] == (full, full, 0, False), output
     assert rows[bob] == (0, full, 0, False), output
     assert rows[carol] == (full, full, full, False), output  # late: nbgrader's penalty "zero" takes every point
-    assert rows[dave] == (0, full, 0, True), output  # flagged: 0 until the instructor grades it by hand
+    assert rows[dave] == (full, full, 0, True), output  # the scan's finding asks for a look: scores kept, manual grade
     report = grader.run(f'make -s -C "$COURSE_CHECKOUT" report A={ASSIGNMENT} COURSE_DIR="$PWD"')
     assert f"{bob}: refused at collect" in report, report  # the refusals at collect, by student
     refusals = (hub.course / "grading" / "reports" / f"{ASSIGNMENT}_refused_at_collect.csv").read_text()

@@ -94,3 +94,19 @@ def input_gradients(function, *args):
         leaves = [a for a in args if torch.is_tensor(a) and a.requires_grad]
         found = iter(torch.autograd.grad(output.sum(), leaves, allow_unused=True) if leaves else ())
     return output.detach(), [next(found) if torch.is_tensor(a) and a.requires_grad else None for a in args]
+
+
+def unreached(grads: Mapping[str, torch.Tensor | None], names: Iterable[str]) -> list[str]:
+    """Those of ``names`` whose gradient in ``grads`` is missing, zero everywhere or not finite."""
+    def reaches(grad) -> bool:
+        return torch.is_tensor(grad) and bool(torch.any(grad != 0)) and bool(torch.all(torch.isfinite(grad)))
+
+    return [name for name in names if not reaches(grads.get(name))]
+
+
+def assert_pass_reaches(model, method: str, args: tuple, names: Iterable[str], term_name: str) -> None:
+    """Fail unless the sum of ``model.<method>(*args)`` has a non-zero, finite gradient in every parameter of
+    ``names`` (``model`` local or a handle)."""
+    _, grads, _ = pass_gradients(model, method, *args)
+    missing = unreached(grads["output"], names)
+    assert not missing, f"no gradient flows from {term_name} into {', '.join(missing)}"

@@ -160,3 +160,258 @@ class NoisyNet(nn.Module):
 
 
 INSTRUMENTS.update({"TwoFacedClassifier": TwoFacedClassifier, "RandomLogits": RandomLogits, "NoisyNet": NoisyNet})
+
+
+# -- stand-ins for tutorial 03's training loop and Monte Carlo predictions ------------------------------------
+def _modes_and_grad(model: nn.Module) -> tuple[bool, bool, bool]:
+    """(any module training, every module training, autograd on) now."""
+    flags = [m.training for m in model.modules()]
+    return any(flags), all(flags), torch.is_grad_enabled()
+
+
+def _triples(rows: list[tuple]) -> np.ndarray:
+    return np.array(rows, dtype=np.int64).reshape(-1, 3)
+
+
+class ToyBayesClassifier(nn.Module):
+    """A small stochastic classifier with a KL term, standing in for a Bayesian CNN: the flattened image times
+    weights mu + softplus(rho) * noise, then a sigmoid; ``KL()`` is that of N(mu, sigma) to N(0, 1) over
+    ``n_train``. Records, per pass, (any module training, every module training, autograd on)."""
+
+    def __init__(self, n_in: int, n_train: int):
+        super().__init__()
+        self.n_in, self.n_train = n_in, n_train
+        self.mu = nn.Parameter(0.1 * torch.randn(1, n_in))
+        self.rho = nn.Parameter(torch.full((1, n_in), -3.0))
+        self.bias = nn.Parameter(torch.zeros(1))
+        self.head = nn.Identity()  # a submodule: train() and eval() must reach every module
+        self.passes: list[tuple[bool, bool, bool]] = []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.passes.append(_modes_and_grad(self))
+        weight = self.mu + torch.nn.functional.softplus(self.rho) * torch.randn_like(self.mu)
+        return self.head(torch.sigmoid(torch.nn.functional.linear(x.flatten(1), weight, self.bias)))
+
+    def KL(self) -> torch.Tensor:  # noqa: N802  (the course's name for it)
+        sigma = torch.nn.functional.softplus(self.rho)
+        return (0.5 * (self.mu**2 + sigma**2) - torch.log(sigma) - 0.5).sum() / self.n_train
+
+    def probe_init(self) -> dict:
+        return {"n_in": self.n_in, "n_train": self.n_train}
+
+    def probe_record(self) -> dict:
+        return {"passes": _triples(self.passes)}
+
+    def load_probe_record(self, record: dict) -> None:
+        self.passes = [tuple(bool(v) for v in row) for row in np.asarray(record.get("passes", []), dtype=np.int64).reshape(-1, 3)]
+
+
+class PlainClassifier(nn.Module):
+    """A deterministic classifier (flatten, Linear(n_in, 6), tanh, Linear(6, 1), sigmoid) whose "KL" is a weight
+    decay, 1e-2 times the sum of its squared parameters: one epoch of training is exactly predictable."""
+
+    def __init__(self, n_in: int = 16):
+        super().__init__()
+        self.n_in = n_in
+        self.body = nn.Sequential(nn.Flatten(), nn.Linear(n_in, 6), nn.Tanh(), nn.Linear(6, 1), nn.Sigmoid())
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.body(x)
+
+    def KL(self) -> torch.Tensor:  # noqa: N802
+        return 1e-2 * sum((p**2).sum() for p in self.parameters())
+
+    def probe_init(self) -> dict:
+        return {"n_in": self.n_in}
+
+
+class NoisyTagger(nn.Module):
+    """A stand-in Bayesian tagger: sigmoid(first pixel + shift + noise of width 0.3), new noise per jet and pass,
+    in column 0; with ``columns=2`` a second column 10 + the first. Records each pass's (number of jets, any
+    module training, autograd on)."""
+
+    def __init__(self, columns: int = 1):
+        super().__init__()
+        self.columns = columns
+        self.shift = nn.Parameter(torch.zeros(1))
+        self.head = nn.Identity()  # a submodule: eval() must reach every module
+        self.calls: list[tuple[int, bool, bool]] = []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.calls.append((len(x), self.training or self.head.training, torch.is_grad_enabled()))
+        first = torch.sigmoid(x[:, 0, 0, 0] + self.shift + 0.3 * torch.randn(len(x))).unsqueeze(-1)
+        return first if self.columns == 1 else torch.cat([first, 10.0 + first], dim=1)
+
+    def probe_init(self) -> dict:
+        return {"columns": self.columns}
+
+    def probe_record(self) -> dict:
+        return {"calls": _triples(self.calls)}
+
+    def load_probe_record(self, record: dict) -> None:
+        rows = np.asarray(record.get("calls", []), dtype=np.int64).reshape(-1, 3)
+        self.calls = [(int(n), bool(t), bool(g)) for n, t, g in rows]
+
+
+class KnownTagger(nn.Module):
+    """Outputs p +- s with a random sign per pass and jet: p the first pixel, s = spread x the second pixel (so
+    mean p and standard deviation s, different for every jet). Records the first pixels of each batch it sees."""
+
+    def __init__(self, spread: float = 0.125):
+        super().__init__()
+        self.unused = nn.Parameter(torch.zeros(1))  # a tagger has parameters
+        self.spread = spread
+        self.seen: list[torch.Tensor] = []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        p = x[:, 0, 0, 0]
+        self.seen.append(p.detach().clone())
+        sign = torch.randint(0, 2, p.shape, dtype=p.dtype) * 2 - 1
+        return (p + self.spread * x[:, 0, 0, 1] * sign).unsqueeze(-1)
+
+    def probe_init(self) -> dict:
+        return {"spread": self.spread}
+
+    def probe_record(self) -> dict:
+        seen = [s.double() for s in self.seen]
+        return {"values": torch.cat(seen).numpy() if seen else np.zeros(0),
+                "sizes": np.array([len(s) for s in seen], dtype=np.int64)}
+
+    def load_probe_record(self, record: dict) -> None:
+        values = torch.as_tensor(np.asarray(record.get("values", np.zeros(0)), dtype=np.float64))
+        sizes = np.asarray(record.get("sizes", []), dtype=np.int64).reshape(-1).tolist()
+        self.seen = [s.float() for s in torch.split(values, sizes)] if sizes and sum(sizes) == len(values) else []
+
+
+INSTRUMENTS.update({"ToyBayesClassifier": ToyBayesClassifier, "PlainClassifier": PlainClassifier,
+                    "NoisyTagger": NoisyTagger, "KnownTagger": KnownTagger})
+
+
+# -- stand-ins for tutorial 01's training loop and Monte Carlo predictions ------------------------------------
+def _flag(value):
+    """A flag as data (bools, numbers, text and None as they are; anything else as its repr)."""
+    return value if value is None or type(value) in (bool, int, float, str) else repr(value)
+
+
+class DeterministicAmplitudeNet(nn.Module):
+    """Linear(20, 8), tanh, Linear(8, 2) -> (mean, log variance), with a loss and a weight-decay "KL" of its own
+    (the Gaussian NLL plus 0.3 x the mean, and 1e-2 x the sum of its squared parameters), so one epoch is exactly
+    predictable and the model's own loss is seen to be used; ``body[0]`` carries a ``resample`` flag. Records
+    whether autograd was on in each pass."""
+
+    def __init__(self):
+        super().__init__()
+        self.body = nn.Sequential(nn.Linear(20, 8), nn.Tanh(), nn.Linear(8, 2))
+        self.body[0].resample = True
+        self.grad_enabled: list[bool] = []
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        self.grad_enabled.append(torch.is_grad_enabled())
+        return self.body(x)
+
+    def KL(self) -> torch.Tensor:  # noqa: N802
+        return 1e-2 * sum((p**2).sum() for p in self.parameters())
+
+    def neg_log_gauss(self, outputs: torch.Tensor, targets: torch.Tensor) -> torch.Tensor:
+        mean, log_var = outputs[:, 0], outputs[:, 1]
+        gauss = 0.5 * (mean - targets.reshape(-1)) ** 2 * torch.exp(-log_var) + 0.5 * log_var
+        return torch.mean(gauss + 0.3 * mean)
+
+    def probe_init(self) -> dict:
+        return {}
+
+    def probe_record(self) -> dict:
+        return {"grad_enabled": np.array(self.grad_enabled, dtype=bool), "resample": [_flag(self.body[0].resample)]}
+
+    def load_probe_record(self, record: dict) -> None:
+        self.grad_enabled = [bool(v) for v in np.asarray(record.get("grad_enabled", []), dtype=bool).reshape(-1)]
+        self.body[0].resample = (record.get("resample") or [True])[0]
+
+
+class _NoisyWeights(nn.Module):
+    """x W^T with W = mu + 0.3 noise, new noise per pass while ``resample`` is on (as VBLinear)."""
+
+    def __init__(self, n_in: int, n_out: int):
+        super().__init__()
+        self.mu = nn.Parameter(torch.randn(n_out, n_in) / n_in**0.5)
+        self.resample = True
+        self.register_buffer("noise", torch.zeros(n_out, n_in))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        if self.resample:
+            self.noise = torch.randn_like(self.mu)
+        return x @ (self.mu + 0.3 * self.noise).T
+
+
+class ToyAmplitudeNet(nn.Module):
+    """Two noisy weight matrices with ``resample`` flags (as VBLinear has), 20 -> 8 -> 2: (mean, log variance)."""
+
+    def __init__(self):
+        super().__init__()
+        self.first, self.second = _NoisyWeights(20, 8), _NoisyWeights(8, 2)
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        return self.second(torch.tanh(self.first(x)))
+
+    def probe_init(self) -> dict:
+        return {}
+
+    def probe_record(self) -> dict:
+        return {"resample": [_flag(self.first.resample), _flag(self.second.resample)]}
+
+    def load_probe_record(self, record: dict) -> None:
+        flags = record.get("resample") or [True, True]
+        self.first.resample, self.second.resample = (flags + [True, True])[:2]
+
+
+class AlternatingAmplitudeModel(nn.Module):
+    """Known answers, event i's index stored in input column 19, k its number of passes so far. ``kind``:
+    ``"alternating"``: mean x_i0 + 0.3 (-1)^k, log variance ln(0.1 + x_i1^2) + (-1)^k; ``"unit"``: mean as there,
+    log variance (-1)^k; ``"skewed"``: mean x_i0 + 0.6, - 0.3, - 0.3 for k = 0, 1, 2 (mod 3), log variance
+    ln(0.1 + x_i1^2). The buffer ``passes`` counts each event's passes."""
+
+    def __init__(self, n_events: int, kind: str = "alternating"):
+        super().__init__()
+        self.n_events, self.kind = n_events, kind
+        self.unused = nn.Parameter(torch.zeros(1))  # so that next(model.parameters()) works
+        self.register_buffer("passes", torch.zeros(n_events, dtype=torch.long))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        index = x[:, -1].round().long()
+        count = self.passes[index]
+        self.passes[index] += 1
+        if self.kind == "skewed":
+            offset = torch.tensor([0.6, -0.3, -0.3], dtype=x.dtype)[count % 3]
+            return torch.stack([x[:, 0] + offset, torch.log(0.1 + x[:, 1] ** 2)], dim=1)
+        sign = 1.0 - 2.0 * (count % 2).to(x.dtype)
+        log_var = torch.zeros_like(x[:, 0]) + sign if self.kind == "unit" else torch.log(0.1 + x[:, 1] ** 2) + sign
+        return torch.stack([x[:, 0] + 0.3 * sign, log_var], dim=1)
+
+    def probe_init(self) -> dict:
+        return {"n_events": self.n_events, "kind": self.kind}
+
+
+class TableAmplitudeModel(nn.Module):
+    """On its k-th pass, event i (index in input column 19) gets row k of a table (passes, events, 2) of
+    (mean, log variance); more passes than rows is an error. The buffer ``passes`` counts each event's passes."""
+
+    def __init__(self, table: torch.Tensor | None = None, shape: list[int] | None = None):
+        super().__init__()
+        self.unused = nn.Parameter(torch.zeros(1))
+        self.register_buffer("table", table.clone() if table is not None else torch.zeros(*shape, 2))
+        self.register_buffer("passes", torch.zeros(self.table.shape[1], dtype=torch.long))
+
+    def forward(self, x: torch.Tensor) -> torch.Tensor:
+        index = x[:, -1].round().long()
+        if not torch.all(self.passes[index] < len(self.table)):
+            raise IndexError("more passes over the data than the table has rows (n_monte)")
+        out = self.table[self.passes[index], index]
+        self.passes[index] += 1
+        return out
+
+    def probe_init(self) -> dict:
+        return {"shape": [int(n) for n in self.table.shape[:2]]}
+
+
+INSTRUMENTS.update({"DeterministicAmplitudeNet": DeterministicAmplitudeNet, "ToyAmplitudeNet": ToyAmplitudeNet,
+                    "AlternatingAmplitudeModel": AlternatingAmplitudeModel, "TableAmplitudeModel": TableAmplitudeModel})

@@ -60,3 +60,19 @@ def is_watched(value) -> bool:
 
 def forget_watched() -> None:
     _WATCHED.clear()
+
+
+def printed(function, *args, **kwargs) -> tuple[object, str]:
+    """``function(*args, **kwargs)`` and what it printed to stdout; ``function`` local or a handle (then it runs,
+    and prints, in the student's process)."""
+    if getattr(type(function), "is_remote_handle", False):
+        found = function._session.call(function, None, args, kwargs, op="printed")
+        if not isinstance(found, dict) or not isinstance(found.get("printed"), str):
+            raise TypeError("a call's printed output came back as something other than text")
+        return found["result"], found["printed"]
+    import contextlib
+    import io
+
+    with contextlib.redirect_stdout(io.StringIO()) as output:
+        result = function(*args, **kwargs)
+    return result, output.getvalue()

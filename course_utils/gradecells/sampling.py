@@ -41,6 +41,10 @@ def layers_that_sample(model: nn.Module, x, layers: Sequence[nn.Module],
     ``forward`` defaults to ``model(x)``. The model's mode (train or eval) is left as the caller set
     it, and nothing about the model is changed. A layer that is never called counts as not sampling.
     """
+    if getattr(type(model), "is_remote_handle", False):  # a model in the student's process (course_utils.grading)
+        if forward is not None:
+            raise TypeError("a model in the student's process is replayed with model(x) only")
+        return model._session.call(model, None, (x,), {}, op="layers_that_sample", layers=[layer._handle for layer in layers])
     run = forward or (lambda m, inputs: m(inputs))
     calls: dict[int, list] = {i: [] for i in range(len(layers))}
     outputs: dict[int, list] = {i: [] for i in range(len(layers))}
@@ -89,7 +93,9 @@ def assert_every_layer_samples(model: nn.Module, x, layers: Sequence[nn.Module],
                                forward: Callable[[nn.Module, object], object] | None = None) -> None:
     """Fail, naming the culprits, unless every one of ``layers`` samples within one pass."""
     sampled = layers_that_sample(model, x, layers, forward)
-    silent = [f"{type(layer).__name__} #{i + 1}" for i, (layer, s) in enumerate(zip(layers, sampled)) if not s]
+    from .layers import class_name
+
+    silent = [f"{class_name(layer)} #{i + 1}" for i, (layer, s) in enumerate(zip(layers, sampled)) if not s]
     mode = "training" if model.training else "evaluation"
     assert not silent, (f"{what or 'the network'} in {mode} mode: {', '.join(silent)} gave the same output twice "
                         f"for the same input, so it used fixed weights instead of drawing a sample")

@@ -78,7 +78,13 @@ def load_module_state(module: nn.Module, state: wire.ModuleState) -> None:
     own = module.state_dict(keep_vars=True)
     with torch.no_grad():
         for key, array in state.tensors.items():
-            own[key].copy_(torch.from_numpy(np.array(array)).to(own[key].dtype))
+            new = torch.from_numpy(np.array(array)).to(own[key].dtype)
+            owner_name, _, leaf = key.rpartition(".")
+            owner = module.get_submodule(owner_name) if owner_name else module
+            if own[key].is_inference() and leaf in owner._buffers:  # made under inference_mode: replaced, not changed
+                owner._buffers[leaf] = new
+            else:
+                own[key].copy_(new)
     for sub, mode in zip(module.modules(), state.training):
         sub.training = mode
     for key, parameter in module.named_parameters():

@@ -59,6 +59,34 @@ class ArrayValue:
 
 
 @dataclass(frozen=True)
+class LoaderValue:
+    """A data loader over a ``TensorDataset``, in order: its tensors, its ``batch_size`` with ``drop_last`` (or
+    None), the sizes of its batches, and whether each batch is the dataset indexed by a list of indices
+    (``batch_size=None`` with a batch sampler as its sampler, as the course's own loaders are)."""
+
+    tensors: tuple
+    batch_size: int | None
+    drop_last: bool
+    sizes: tuple
+    indexed: bool = False
+
+
+@dataclass(frozen=True)
+class OptimizerValue:
+    """The grader's optimizer number ``number``: its class (``SGD``, ``Adam``, ``AdamW``), its hyperparameters and
+    its parameters, each named by (mirrored module's number, parameter name)."""
+
+    number: int
+    kind: str
+    hyper: dict
+    params: tuple
+
+
+#: the optimizers the grader may pass
+OPTIMIZERS = ("SGD", "Adam", "AdamW")
+
+
+@dataclass(frozen=True)
 class Failure:
     """An exception raised in the student's process: its type's name and message, as text."""
 
@@ -126,6 +154,12 @@ def to_json(value, depth: int = 0):
         return {"mirror": value.number}
     if isinstance(value, Failure):
         return {"failure": [value.type_name, value.message]}
+    if isinstance(value, LoaderValue):
+        return {"loader": [to_json(list(value.tensors), depth + 1), value.batch_size, value.drop_last, list(value.sizes),
+                           value.indexed]}
+    if isinstance(value, OptimizerValue):
+        return {"optimizer": [value.number, value.kind, to_json(value.hyper, depth + 1),
+                              [[int(m), str(n)] for m, n in value.params]]}
     if isinstance(value, ModuleState):
         return {"module_state": {"tensors": {k: array_to_text(v) for k, v in value.tensors.items()},
                                  "training": list(value.training), "requires_grad": dict(value.requires_grad),
@@ -169,6 +203,21 @@ def from_json(data, depth: int = 0):
                       data["callable"] is True)
     if set(data) == {"mirror"} and isinstance(data["mirror"], int) and not isinstance(data["mirror"], bool):
         return MirrorRef(data["mirror"])
+    if set(data) == {"loader"} and isinstance(data["loader"], list) and len(data["loader"]) == 5:
+        tensors, batch_size, drop_last, sizes, indexed = data["loader"]
+        tensors = from_json(tensors, depth + 1)
+        if not (isinstance(tensors, list) and all(isinstance(t, ArrayValue) for t in tensors)
+                and (batch_size is None or _count(batch_size)) and isinstance(drop_last, bool)
+                and isinstance(sizes, list) and all(_count(n) for n in sizes) and isinstance(indexed, bool)):
+            raise WireError("a loader is tensors, a batch size or None, drop_last, batch sizes and how batches are read")
+        return LoaderValue(tuple(tensors), batch_size, drop_last, tuple(sizes), indexed)
+    if set(data) == {"optimizer"} and isinstance(data["optimizer"], list) and len(data["optimizer"]) == 4:
+        number, kind, hyper, params = data["optimizer"]
+        hyper = from_json(hyper, depth + 1)
+        if not (_count(number) and kind in OPTIMIZERS and isinstance(hyper, dict) and isinstance(params, list)
+                and all(isinstance(p, list) and len(p) == 2 and _count(p[0]) and isinstance(p[1], str) for p in params)):
+            raise WireError("an optimizer is a number, a kind, hyperparameters and (module, parameter) names")
+        return OptimizerValue(number, kind, hyper, tuple((p[0], p[1]) for p in params))
     if set(data) == {"failure"} and isinstance(data["failure"], list) and len(data["failure"]) == 2:
         return Failure(_text(data["failure"][0])[:100], _text(data["failure"][1])[:4000])
     if set(data) == {"module_state"} and isinstance(data["module_state"], dict):
@@ -183,6 +232,10 @@ def from_json(data, depth: int = 0):
         state.record = record if isinstance(record, dict) else {}
         return state
     raise WireError(f"not plain data: an object with keys {sorted(map(str, data))[:5]}")
+
+
+def _count(value) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool) and value >= 0
 
 
 def _text(value) -> str:

@@ -143,6 +143,7 @@ def main(argv: list[str] | None = None) -> int:
     elif args.command == "grade":
         from pathlib import Path
 
+        from ..grading import grader_side
         from .class_grading import invalid_student_id, submission_folders, submitted_students
         from .demo import grade
 
@@ -162,10 +163,12 @@ def main(argv: list[str] | None = None) -> int:
             _warn_missing_data(course, assignment)
             print(f"autograding {assignment} ...", flush=True)
             done = []
+            by_the_grader = assignment in grader_side.GRADED_BY_THE_GRADER
 
             def progress(result) -> None:
                 done.append(result.student)
-                note = result.failure or ("flagged for a manual grade" if result.flags() else "")
+                found = "to look at (scores kept)" if by_the_grader else "flagged for a manual grade"
+                note = result.failure or (found if result.flags() else "")
                 print(f"  run {len(done)}: {result.student}{'  (' + note + ')' if note else ''}", flush=True)
 
             try:

@@ -14,6 +14,7 @@ import contextlib
 import io
 import os
 from dataclasses import dataclass, field
+from typing import Iterable
 
 from . import notebooks
 
@@ -72,18 +73,19 @@ def _fresh_torch_state():
         torch.set_num_threads(saved[2])
 
 
-def grade(solution, answers: dict[str, str], assignment: str = "") -> GradeReport:
-    """Run ``solution``'s cells with ``answers`` (grade_id -> code) in the answer cells; score the grade cells.
+def grade(solution, answers: dict[str, str], assignment: str = "", only: Iterable[str] | None = None) -> GradeReport:
+    """Run ``solution``'s cells with ``answers`` (grade_id -> code) in the answer cells; score the grade cells
+    (only those named in ``only``, when given: e.g. an exercise's own, to show that a slip in it loses points).
     For an assignment graded by the grader (``course_utils.grading.grader_side.GRADED_BY_THE_GRADER``) each
     grade cell runs as there: in this process's grader side, against the answers' namespace through the
     probe server (``LocalChannel``), every value crossing as plain data."""
     from ..grading.grader_side import GRADED_BY_THE_GRADER
 
     with _fresh_torch_state():
-        return _grade(solution, answers, assignment in GRADED_BY_THE_GRADER)
+        return _grade(solution, answers, assignment in GRADED_BY_THE_GRADER, None if only is None else set(only))
 
 
-def _grade(solution, answers: dict[str, str], by_the_grader: bool = False) -> GradeReport:
+def _grade(solution, answers: dict[str, str], by_the_grader: bool = False, only: set[str] | None = None) -> GradeReport:
     from ..grading.grader_side.channel import LocalChannel
     from ..grading.grader_side.checks import notebook_imports, run_check
 
@@ -95,6 +97,8 @@ def _grade(solution, answers: dict[str, str], by_the_grader: bool = False) -> Gr
         if cell.cell_type != "code":
             continue
         meta = notebooks.nbgrader_meta(cell)
+        if meta.get("grade") and only is not None and meta["grade_id"] not in only:
+            continue
         if meta.get("solution"):
             source = answers[meta["grade_id"]]
         elif meta.get("grade"):

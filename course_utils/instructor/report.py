@@ -171,6 +171,12 @@ def flagged_students(course_dir: Path, assignment: str) -> dict[str, list[str]]:
     return _reasons(Path(course_dir) / "grading" / "runs" / f"{assignment}.json", "flagged")
 
 
+def students_to_review(course_dir: Path, assignment: str) -> dict[str, list[str]]:
+    """Student -> what the tamper scan found in their submission where the grader decided the grades (scores
+    kept, needs a manual look), from the last class run's log; empty without a run log."""
+    return _reasons(Path(course_dir) / "grading" / "runs" / f"{assignment}.json", "review")
+
+
 def collect_refusals(course_dir: Path, assignment: str) -> dict[str, list[str]]:
     """Student (or folder name, where no account owns the folder) -> why the last collect of ``assignment``
     refused their submission folders, from its log; empty without a log."""
@@ -206,6 +212,9 @@ def write_report(course_dir: Path, assignments: list[str], folder: Path | None =
         flagged = flagged_students(course_dir, assignment)
         if flagged:
             written.append(_write_reasons(flagged, folder / f"{assignment}_flagged.csv"))
+        to_review = students_to_review(course_dir, assignment)
+        if to_review:
+            written.append(_write_reasons(to_review, folder / f"{assignment}_review.csv"))
     if graded:
         path = folder / "students.csv"
         student_totals(course_dir, graded).to_csv(path)
@@ -227,6 +236,9 @@ def report_text(course_dir: Path, assignment: str) -> str:
     for student, reasons in flagged_students(course_dir, assignment).items():
         more = f" (and {len(reasons) - 1} more)" if len(reasons) > 1 else ""
         lines.append(f"  ! {student}: flagged for a manual grade: {reasons[0][:160]}{more}")
+    for student, reasons in students_to_review(course_dir, assignment).items():
+        more = f" (and {len(reasons) - 1} more)" if len(reasons) > 1 else ""
+        lines.append(f"  ? {student}: to look at (scores kept): {reasons[0][:160]}{more}")
     for student, reasons in collect_refusals(course_dir, assignment).items():
         more = f" (and {len(reasons) - 1} more)" if len(reasons) > 1 else ""
         lines.append(f"  ! {student}: refused at collect: {reasons[0][:160]}{more}")

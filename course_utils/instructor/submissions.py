@@ -233,16 +233,19 @@ INVALID_IDS = {"alice,carol", "*"}
 FLAGGED_BEFORE_RUN = {"uma"}
 
 
-def hardening_expectations(solution) -> dict[str, list[str] | None]:
-    """Per hardening student, the grade cells that must score 0 (the rest keeps full marks); None: all of them."""
+def hardening_expectations(solution, by_the_grader: bool = True) -> dict[str, list[str] | None]:
+    """Per hardening student, the grade cells that must score 0 (the rest keeps full marks); None: all of them.
+    ``by_the_grader``: the assignment's grades are decided in the grader's process (the tamper scan's findings ask
+    for a look and the scores stand), else in the kernel (a finding zeroes the submission until graded by hand)."""
     answers = notebooks.answer_ids(solution)
     graded = [notebooks.nbgrader_meta(c)["grade_id"] for c in notebooks.graded_cells(solution)]
     return {
         "frank": notebooks.grade_ids_after(solution, answers[-1]),
-        "grace": None,  # flagged (os.kill, signal): 0 until graded by hand
+        # os.kill: the kernel dies in the second-to-last answer cell (the tests after it score 0), or flagged
+        "grace": notebooks.grade_ids_after(solution, answers[-2], until_next_answer=False) if by_the_grader else None,
         "heidi": graded[-1:],
         "ivan": graded[-1:],
-        "judy": None,  # flagged (paths outside its working folder): 0 until graded by hand
+        "judy": [] if by_the_grader else None,  # perfect answers; paths outside its working folder: a look, or flagged
         "mallory": None,
         "niaj": [],  # the original test cells are graded; the pasted copies run as its own code
         "pat": [],  # the release's metadata restored
@@ -252,8 +255,9 @@ def hardening_expectations(solution) -> dict[str, list[str] | None]:
 
 # Submissions that attack the grading itself (a red team's set): each is the untouched student notebook (so
 # its honest answers are worth 0) with one attack in a cell added before the first test cell, except olivia's
-# (perfect answers and marker texts in comments). The attacks would work in an unprotected kernel; the class run
-# flags them (tamper scan, canary cells) or its kernel sandbox stops them.
+# (perfect answers and marker texts in comments). The attacks would work on tests run in an unprotected kernel;
+# where the grader decides the grades no test runs beside them, and the tamper scan lists them to look at; the
+# kernel sandbox stops the rest.
 #: a port on the grader's loopback interface that the network attack tries to reach (tests listen on it)
 NETWORK_PORT = 47613
 
@@ -467,7 +471,8 @@ ATTACK_CLASS: dict[str, tuple[str, Callable]] = {
     "walter": ("monkeypatches torch.allclose, torch.isclose, numpy and math.isclose", _untouched_with(MONKEYPATCHES)),
     "olivia": ("perfect answers with nbgrader's marker texts in a comment", _prefixed(0, MARKER_COMMENTS)),
 }
-#: the attack and hardening students the class run must flag for a manual grade (tamper scan or canaries)
+#: the attack and hardening students the tamper scan finds: flagged for a manual grade where the kernel decides the
+#: grades (with the canaries), listed to look at (scores kept) where the grader decides them
 FLAGGED = {"grace", "judy", "oscar", "peggy", "eve", "wendy", "rupert", "trent", "walter"}
 
 

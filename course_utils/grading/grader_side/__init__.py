@@ -11,4 +11,5 @@ test cells in the sandboxed kernel, behind the tamper scan and the canaries).
 """
 
 #: assignments whose grade cells run in the grader's process, never in the student's kernel
-GRADED_BY_THE_GRADER = frozenset({"02_mnist_bayes_by_backprop", "04_top_tagging_deepsets"})
+GRADED_BY_THE_GRADER = frozenset({"01_amplitude_regression", "02_mnist_bayes_by_backprop", "03_jet_bayesian_cnn",
+                                  "04_top_tagging_deepsets"})

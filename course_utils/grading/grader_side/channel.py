@@ -1,9 +1,9 @@
 """How a request reaches the student's process and its answer comes back, as text both ways.
 
-:class:`KernelChannel` speaks to a grading kernel: one ``execute_request`` per request, whose code is a
-single call of the probe server with the request as a string literal; the answer is the last display
-under ``probe_server.MIME`` of that request. Nothing of the kernel's but that text is read. Every
-request has a deadline (the check's time left): past it the kernel is interrupted and the check fails.
+:class:`KernelChannel` speaks to a grading kernel: one ``execute_request`` starts the probe server's
+listener, then each request is a message of a comm to it and the answer the comm's message back (a third of
+an ``execute_request``'s round trip). Nothing of the kernel's but that text is read. Every request has a
+deadline (the check's time left): past it the kernel is interrupted and the check fails.
 :class:`LocalChannel` answers in this process, from a namespace the course's own tests fill with the
 instructor's or a variant's code (never a student's).
 """
@@ -12,8 +12,13 @@ from __future__ import annotations
 import asyncio
 import queue
 import time
+import uuid
 
 from ..student_side import probe_server
+
+
+#: the longest wait for one message, in seconds (what a channel without a deadline waits at most)
+MAX_WAIT = 24 * 3600.0
 
 
 class ChannelTimeout(Exception):
@@ -45,8 +50,12 @@ class LocalChannel:
 
 
 def request_code(request_text: str) -> str:
-    """The code a kernel runs for one request."""
-    return (f"__import__({probe_server.__name__!r}, fromlist=['serve']).serve({request_text!r})")
+    """The code a kernel runs for one request answered by a display (``probe_server.serve``)."""
+    return f"__import__({probe_server.__name__!r}, fromlist=['serve']).serve({request_text!r})"
+
+
+#: the code that starts the probe server's comm listener in a kernel
+LISTEN_CODE = f"__import__({probe_server.__name__!r}, fromlist=['listen']).listen()"
 
 
 class KernelChannel:
@@ -57,17 +66,58 @@ class KernelChannel:
         self._run = run
         self.deadline = float("inf")
         self.requests = 0
+        self.comm_id: str | None = None
 
     def exchange(self, request_text: str) -> str:
         from jupyter_core.utils import run_sync
 
         self.requests += 1
+        run = self._run or run_sync
+        if self.comm_id is None:
+            run(self._open)(self._remaining())
+        return run(self._comm_exchange)(request_text, self._remaining())
+
+    def _remaining(self) -> float:
         remaining = self.deadline - time.monotonic()
         if remaining <= 0:
             raise ChannelTimeout("the check ran out of time")
-        return (self._run or run_sync)(self._exchange)(request_code(request_text), remaining)
+        return remaining
 
-    async def _exchange(self, code: str, seconds: float) -> str:
+    async def _open(self, seconds: float) -> None:
+        """Start the listener, then open a comm to it."""
+        if await self._execute(LISTEN_CODE, seconds) != "listening":
+            raise ChannelTimeout("the student's kernel did not start the probe server (its output was changed or lost)")
+        comm_id = uuid.uuid4().hex
+        await self._send_and_collect("comm_open", {"comm_id": comm_id, "target_name": probe_server.COMM_TARGET, "data": {}},
+                                     comm_id, time.monotonic() + seconds)
+        self.comm_id = comm_id
+
+    async def _comm_exchange(self, request_text: str, seconds: float) -> str:
+        answer = await self._send_and_collect("comm_msg", {"comm_id": self.comm_id, "data": {"request": request_text}},
+                                              self.comm_id, time.monotonic() + seconds)
+        if answer is None:
+            raise ChannelTimeout("the student's kernel gave no answer to a request (its probe server was changed or lost)")
+        return answer
+
+    async def _send_and_collect(self, kind: str, content: dict, comm_id: str, deadline: float) -> str | None:
+        """Send a comm message; the last answer of the comm ``comm_id`` to it, once the kernel is idle again."""
+        message = self.client.session.msg(kind, content)
+        msg_id = message["header"]["msg_id"]
+        self.client.shell_channel.send(message)
+        answer = None
+        while True:
+            reply = await self._next(self.client.get_iopub_msg, deadline)
+            if reply.get("parent_header", {}).get("msg_id") != msg_id:
+                continue
+            kind, body = reply.get("msg_type"), reply.get("content", {})
+            if kind == "comm_msg" and body.get("comm_id") == comm_id:
+                data = body.get("data", {}).get("answer") if isinstance(body.get("data"), dict) else None
+                answer = data if isinstance(data, str) else answer
+            elif kind == "status" and body.get("execution_state") == "idle":
+                return answer
+
+    async def _execute(self, code: str, seconds: float) -> str | None:
+        """Run ``code``; its last display under ``probe_server.MIME``, once the kernel has replied."""
         msg_id = self.client.execute(code, silent=False, store_history=False, allow_stdin=False, stop_on_error=False)
         deadline = time.monotonic() + seconds
         answer = None
@@ -85,8 +135,6 @@ class KernelChannel:
             reply = await self._next(self.client.get_shell_msg, deadline)
             if reply.get("parent_header", {}).get("msg_id") == msg_id:
                 break
-        if answer is None:
-            raise ChannelTimeout("the student's kernel gave no answer to a request (its output was changed or lost)")
         return answer
 
     async def _next(self, getter, deadline: float) -> dict:
@@ -94,7 +142,7 @@ class KernelChannel:
         try:
             if remaining <= 0:
                 raise queue.Empty
-            return await getter(timeout=remaining)
+            return await getter(timeout=min(remaining, MAX_WAIT))
         except (queue.Empty, asyncio.TimeoutError, TimeoutError):
             if self.interrupt is not None:
                 try:

@@ -54,14 +54,14 @@ class GraderNamespace(dict):
 
 
 def top_level_statements(source: str, definitions: bool = False) -> str:
-    """The import statements and literal constants of a cell (and, with ``definitions``, its function and class
-    definitions): what a cell gives later cells without running anything."""
+    """The import statements and literal constants (``NAME = literal``) of a cell (and, with ``definitions``, its
+    function and class definitions): what a cell gives later cells without running anything."""
     kinds = (ast.Import, ast.ImportFrom) + ((ast.FunctionDef, ast.ClassDef) if definitions else ())
     kept = []
     for node in ast.parse(source).body:
         if isinstance(node, kinds):
             kept.append(node)
-        elif isinstance(node, ast.Assign):
+        elif isinstance(node, ast.Assign) and all(isinstance(target, ast.Name) for target in node.targets):
             try:
                 ast.literal_eval(node.value)
             except ValueError:

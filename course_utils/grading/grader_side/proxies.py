@@ -60,6 +60,7 @@ class Session:
         self.channel = channel
         self.mirrors: dict[int, nn.Module] = {}
         self._mirror_numbers: dict[int, int] = {}
+        self._optimizers: dict[int, torch.optim.Optimizer] = {}
         #: tensors read from an attribute of a student object: (handle number, name) -> the grader's copies,
         #: and the value last synchronised; a check's in-place change is sent before the next request, and
         #: every call's answer brings the attribute's value after it
@@ -70,6 +71,7 @@ class Session:
         """Forget every handle, mirror and attached tensor (each check starts clean)."""
         self.mirrors.clear()
         self._mirror_numbers.clear()
+        self._optimizers.clear()
         self.attached.clear()
         self._synced.clear()
         self.request({"op": "reset"})
@@ -94,12 +96,45 @@ class Session:
             return wire.ArrayValue(value.copy(), tensor=False)
         if isinstance(value, nn.Module):
             return wire.MirrorRef(self._mirror(value))
+        if isinstance(value, torch.utils.data.DataLoader):
+            return self._loader(value)
+        if isinstance(value, torch.optim.Optimizer):
+            return self._optimizer(value)
         if isinstance(value, (list, tuple)) and depth < wire.MAX_DEPTH:
             return type(value)(self.send(v, depth + 1) for v in value) if type(value) in (list, tuple) \
                 else [self.send(v, depth + 1) for v in value]
         if isinstance(value, dict) and depth < wire.MAX_DEPTH:
             return {k: self.send(v, depth + 1) for k, v in value.items()}
         raise TypeError(f"the grader cannot send a {type(value).__name__} to the student's code")
+
+    def _loader(self, loader) -> wire.LoaderValue:
+        """A loader over a ``TensorDataset`` that gives its items in order (a shuffled one cannot be passed): batches
+        of ``batch_size``, of a batch sampler's sizes, or (``batch_size=None`` with a batch sampler as its sampler,
+        as the course's own loaders) the dataset indexed by a list of indices per batch."""
+        dataset = loader.dataset
+        if type(dataset) is not torch.utils.data.TensorDataset:
+            raise TypeError("the grader passes data loaders over a TensorDataset only")
+        indexed = loader.batch_size is None and loader.batch_sampler is None
+        batches = [list(batch) for batch in (loader.sampler if indexed else loader.batch_sampler)]
+        if [i for batch in batches for i in batch] != list(range(sum(len(batch) for batch in batches))):
+            raise TypeError("the grader passes data loaders that give their items in order only")
+        return wire.LoaderValue(tuple(self.send(t) for t in dataset.tensors), loader.batch_size, bool(loader.drop_last),
+                                tuple(len(batch) for batch in batches), indexed)
+
+    def _optimizer(self, optimizer) -> wire.OptimizerValue:
+        """An optimizer over parameters of modules this check passes (their mirrors are its parameters there)."""
+        kind = type(optimizer).__name__
+        if kind not in wire.OPTIMIZERS or type(optimizer).__module__.split(".")[:2] != ["torch", "optim"]:
+            raise TypeError(f"the grader cannot pass a {kind} optimizer to the student's code")
+        owners = {id(p): (number, name) for number, module in self.mirrors.items() for name, p in module.named_parameters()}
+        params = [p for group in optimizer.param_groups for p in group["params"]]
+        if len(optimizer.param_groups) != 1 or any(id(p) not in owners for p in params):
+            raise TypeError("an optimizer passed to the student's code has one group of parameters of passed modules")
+        hyper = {k: (list(v) if isinstance(v, tuple) else v) for k, v in optimizer.defaults.items()
+                 if k in ("lr", "momentum", "dampening", "weight_decay", "nesterov", "betas", "eps", "amsgrad")}
+        number = next((n for n, o in self._optimizers.items() if o is optimizer), len(self._optimizers) + 1)
+        self._optimizers[number] = optimizer
+        return wire.OptimizerValue(number, kind, hyper, tuple(owners[id(p)] for p in params))
 
     def _mirror(self, module: nn.Module) -> int:
         number = self._mirror_numbers.get(id(module))
@@ -191,6 +226,9 @@ class Session:
         """Call ``target`` (a handle, or a mirrored module) or its ``method`` in the student's process."""
         self._push_attached()
         target_ref = target._handle if isinstance(target, Remote) else wire.MirrorRef(self._mirror(target))
+        for value in (*args, *kwargs.values()):  # modules first: an optimizer passed before its model names their mirrors
+            if isinstance(value, nn.Module):
+                self._mirror(value)
         sent_args, sent_kwargs = self.send(list(args)), self.send(dict(kwargs))
         payload = {"op": op, "target": target_ref, "method": method, "args": sent_args, "kwargs": sent_kwargs,
                    "seed": int(torch.randint(0, 2**31 - 1, ()).item()), "grad": torch.is_grad_enabled(),
@@ -250,13 +288,27 @@ class Remote:
         return self._session.call(self, "__getitem__", (key,), {})
 
     def __len__(self) -> int:
-        value = self._session.call(self, "__len__", (), {})
+        try:
+            value = self._session.call(self, "__len__", (), {})
+        except AttributeError:  # an object without a length (a generator): a TypeError, as len() raises it
+            raise TypeError(f"{self._handle.type_name} has no len()") from None
         if type(value) is not int:
             raise StudentError("TypeError", "__len__ answered something that is not an integer")
         return value
 
     def __iter__(self):
-        raise TypeError("a check reads the student's containers by index, not by iterating")
+        """The items, read in one request (a list, a tuple, or a generator such as ``model.modules()``)."""
+        items = self._session.call(self, None, (), {}, op="items")
+        if not isinstance(items, list):
+            raise StudentError("TypeError", "iterating answered something that is not a list of items")
+        return iter(items)
+
+    def __eq__(self, other) -> bool:
+        """The same object of the student's process (one handle per object within a check)."""
+        return isinstance(other, Remote) and other._session is self._session and other._handle.number == self._handle.number
+
+    def __hash__(self) -> int:
+        return hash((id(self._session), self._handle.number))
 
     def __repr__(self) -> str:
         return f"<the student's {self._handle.type_name}>"

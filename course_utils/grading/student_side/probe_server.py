@@ -1,7 +1,8 @@
 """The probe server: the student's kernel answers the grader's probe requests with plain data.
 
-The grader sends one request per ``execute_request`` (a single call of :func:`serve` with the request as
-JSON text); the answer is displayed under :data:`MIME` as JSON text (:mod:`course_utils.grading.wire`).
+The grader runs :func:`listen` once (an ``execute_request``), opens a comm to :data:`COMM_TARGET` and sends
+each request as a comm message (JSON text, :mod:`course_utils.grading.wire`); the answer comes back as a comm
+message too. (:func:`serve` answers one request of an ``execute_request`` by a display under :data:`MIME`.)
 A request names what to do: resolve a name of the notebook, call a handle (a class builds an object, a
 function or method runs) with arrays, numbers and handles as arguments, read an attribute, run backward
 and report gradients, count the calls of a submodule. Objects that are not plain data stay here, named by
@@ -19,12 +20,17 @@ import numpy as np
 import torch
 from torch import nn
 
-from ...gradecells import gradients, loops
+from ...gradecells import draws, gradients, layers, loops, sampling, training
 from .. import wire
 from ..modules import _numpy, build_module, load_module_state, module_state
 
-#: the MIME type of an answer
+#: the MIME type of an answer to :func:`serve`
 MIME = "text/x-course-probe"
+#: the most items an iterable may give, and characters of printed output a call may return
+MAX_ITEMS = 10_000
+MAX_PRINTED = 100_000
+#: the comm target of :func:`listen`
+COMM_TARGET = "course-probe"
 
 class ProbeServer:
     """Handles and mirrors of one grading kernel, over the notebook's namespace ``namespace``."""
@@ -32,7 +38,9 @@ class ProbeServer:
     def __init__(self, namespace: dict):
         self.namespace = namespace
         self.handles: dict[int, object] = {}
+        self._numbers: dict[int, int] = {}  # id of a handled object -> its handle (one number per object)
         self.mirrors: dict[int, nn.Module] = {}
+        self.optimizers: dict[int, torch.optim.Optimizer] = {}
 
     # -- data both ways ------------------------------------------------------------------------------
     def plain(self, value, depth: int = 0):
@@ -58,8 +66,11 @@ class ProbeServer:
         return self._handle(value)
 
     def _handle(self, value) -> wire.Handle:
-        number = len(self.handles) + 1
-        self.handles[number] = value
+        number = self._numbers.get(id(value))
+        if number is None or self.handles.get(number) is not value:
+            number = len(self.handles) + 1
+            self.handles[number] = value
+            self._numbers[id(value)] = number
         kind = type(value)
         return wire.Handle(number, f"{kind.__module__}.{kind.__qualname__}",
                            tuple(f"{k.__module__}.{k.__qualname__}" for k in kind.__mro__), callable(value))
@@ -75,6 +86,10 @@ class ProbeServer:
                 return np.array(value.array)
             tensor = torch.from_numpy(np.array(value.array))
             return tensor.requires_grad_(True) if value.requires_grad and tensor.is_floating_point() else tensor
+        if isinstance(value, wire.LoaderValue):
+            return self._loader(value)
+        if isinstance(value, wire.OptimizerValue):
+            return self._optimizer(value)
         if isinstance(value, list):
             return [self.live(v) for v in value]
         if isinstance(value, tuple):
@@ -83,12 +98,37 @@ class ProbeServer:
             return {k: self.live(v) for k, v in value.items()}
         return value
 
+    def _loader(self, value: wire.LoaderValue):
+        from torch.utils.data import DataLoader, TensorDataset
+
+        from ...gradecells.batches import loader_with_batches
+
+        dataset = TensorDataset(*(self.live(t) for t in value.tensors))
+        if value.indexed:
+            from ...gradecells.batches import FixedBatches
+
+            return DataLoader(dataset, sampler=FixedBatches(list(value.sizes)), batch_size=None)
+        if value.batch_size is not None:
+            return DataLoader(dataset, batch_size=value.batch_size, shuffle=False, drop_last=value.drop_last)
+        return loader_with_batches(dataset, list(value.sizes))
+
+    def _optimizer(self, value: wire.OptimizerValue):
+        """The optimizer over the mirrors' parameters, kept for the whole check (its state, e.g. Adam's moments)."""
+        found = self.optimizers.get(value.number)
+        if found is None:
+            params = [dict(self.mirrors[number].named_parameters())[name] for number, name in value.params]
+            hyper = {k: tuple(v) if isinstance(v, list) else v for k, v in value.hyper.items()}
+            found = self.optimizers[value.number] = getattr(torch.optim, value.kind)(params, **hyper)
+        return found
+
     # -- requests ------------------------------------------------------------------------------------
     def answer(self, request: dict):
         op = request["op"]
         if op == "reset":
             self.handles.clear()
+            self._numbers.clear()
             self.mirrors.clear()
+            self.optimizers.clear()
             return None
         if op == "resolve":
             if request["name"] not in self.namespace:
@@ -162,6 +202,50 @@ def _plain_call(server, target, function, args, kwargs, request):
     return function(*args, **kwargs)
 
 
+def _repeated_call(server, target, function, args, kwargs, request):
+    count = request.get("count")
+    if type(count) is not int or not 0 < count <= draws.MAX_PASSES:
+        raise ValueError("a repeated call needs a count between 1 and draws.MAX_PASSES")
+    return [function(*args, **kwargs) for _ in range(count)]
+
+
+def _items(server, target, function, args, kwargs, request):
+    """The items of an iterable (a list, a generator such as ``model.modules()``), at most ``MAX_ITEMS``."""
+    items = []
+    for item in function:
+        items.append(item)
+        if len(items) > MAX_ITEMS:
+            raise ValueError(f"an iterable of more than {MAX_ITEMS} items")
+    return items
+
+
+def _printed(server, target, function, args, kwargs, request):
+    """The result, and what the call printed (at most ``MAX_PRINTED`` characters)."""
+    import contextlib
+    import io
+
+    with contextlib.redirect_stdout(io.StringIO()) as printed:
+        result = function(*args, **kwargs)
+    return {"result": result, "printed": printed.getvalue()[:MAX_PRINTED]}
+
+
+def _layers_that_sample(server, target, function, args, kwargs, request):
+    layers = [server.live(layer) for layer in request["layers"]]
+    return sampling.layers_that_sample(target, args[0], layers)
+
+
+def _optimizer(server, target, function, args, kwargs, request):
+    kind, hyper = request.get("kind"), request.get("hyper")
+    if kind not in training.KINDS or not isinstance(hyper, dict):
+        raise ValueError("an optimizer request names one of training.KINDS and its hyperparameters")
+    return getattr(torch.optim, kind)(target.parameters(), **{k: tuple(v) if isinstance(v, list) else v for k, v in hyper.items()})
+
+
+def _trace_calls(server, target, function, args, kwargs, request):
+    output, calls = layers.traced_calls(target, args[0], [server.live(layer) for layer in request["layers"]])
+    return {"output": output, "calls": calls}
+
+
 def _parameter_gradients(server, target, function, args, kwargs, request):
     return gradients.parameter_gradients(target, request.get("method") or "__call__", *args)
 
@@ -188,8 +272,10 @@ def _count_lines(server, target, function, args, kwargs, request):
 
 
 #: the requests that run the student's code: how each computes its result
-CALLS = {"count_lines": _count_lines, "call": _plain_call, "gradients": _parameter_gradients, "pass_gradients": _pass_gradients,
-         "input_gradients": _input_gradients, "count_calls": _count_calls}
+CALLS = {"call": _plain_call, "repeat": _repeated_call, "items": _items, "printed": _printed,
+         "optimizer": _optimizer, "gradients": _parameter_gradients, "pass_gradients": _pass_gradients,
+         "input_gradients": _input_gradients, "count_calls": _count_calls, "count_lines": _count_lines,
+         "layers_that_sample": _layers_that_sample, "trace_calls": _trace_calls}
 
 
 def _top_level_arrays(args: list, kwargs: dict) -> dict[str, object]:
@@ -233,9 +319,29 @@ def _message(exc: BaseException) -> str:
 
 def serve(request_text: str) -> None:
     """Answer one request of the grader in this kernel (displayed under :data:`MIME`)."""
-    global _SERVER
     from IPython.display import display
 
+    display({MIME: respond(_server(), request_text)}, raw=True)
+
+
+def _server() -> ProbeServer:
+    global _SERVER
     if _SERVER is None:
         _SERVER = ProbeServer(_namespace())
-    display({MIME: respond(_SERVER, request_text)}, raw=True)
+    return _SERVER
+
+
+def listen() -> None:
+    """Answer the grader's requests sent as messages of a comm to :data:`COMM_TARGET` (a comm message costs a
+    third of an ``execute_request``); displays ``"listening"`` under :data:`MIME` once registered."""
+    from IPython import get_ipython
+    from IPython.display import display
+
+    def opened(comm, _message) -> None:
+        @comm.on_msg
+        def answer(message) -> None:
+            request = message.get("content", {}).get("data", {}).get("request")
+            comm.send({"answer": respond(_server(), request if isinstance(request, str) else "")})
+
+    get_ipython().kernel.comm_manager.register_target(COMM_TARGET, opened)
+    display({MIME: "listening"}, raw=True)
