@@ -273,14 +273,14 @@ def test_parallel_grading_equals_serial_nbgrader(hardened, graded_serially):
 
 def test_attacks_on_the_grader_cost_only_what_they_break(hardened):
     """Memory bomb, deleted and moved grade cells, invalid JSON: each scores 0 on the cells it breaks and full
-    marks elsewhere; the flagged ones (a kernel that kills itself, writes into the course) score 0; the
-    class run goes on."""
+    marks elsewhere; a kernel that kills itself costs the tests after it; writes into the course reach nothing
+    and cost nothing (judy's answers are perfect); the attacks on the tests earn nothing; the class run goes on."""
     _, _, solution, cell_grades, run, _ = hardened
     expectations = {**hardening_expectations(solution, HARDENED in GRADED_BY_THE_GRADER), **attack_expectations(solution)}
     for student, zero in ((s, z) for s, z in expectations.items() if s in class_of(HARDENED)):
         cells = cell_grades[student]
         zero = list(cells) if zero is None else zero
-        assert zero or student in ("olivia", "niaj", "pat")  # full marks expected
+        assert zero or student in ("olivia", "niaj", "pat", "judy")  # full marks expected
         assert {name: cells[name][0] for name in zero} == dict.fromkeys(zero, 0.0), student
         assert all(cells[name][0] == cells[name][1] for name in cells if name not in zero), student
     assert set(HARDENING_CLASS) - INVALID_IDS <= set(cell_grades)

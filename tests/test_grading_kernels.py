@@ -340,3 +340,22 @@ def test_a_phase_one_process_ends_with_the_worker_that_started_it(tmp_path):
     finally:
         if worker.poll() is None:
             worker.kill()
+
+
+def test_a_check_decided_by_the_grader_has_the_cells_own_time_limit(tmp_path, monkeypatch):
+    """A grade cell checked in the grader gets the cell's time limit (``timeout_func``: 15 s at grading), not the
+    notebook's default of 120 s: a student function that takes 30 s fails the check at the cell's limit."""
+    from course_utils.grading import grader_side
+
+    check = "slow()\n"
+    source = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import time"), _grade_cell(check, "slow_check")])
+    nbformat.write(source, str(tmp_path / "timing.ipynb"))
+    monkeypatch.setenv("COURSE_PHASE1_SOURCE", str(tmp_path))
+    monkeypatch.setattr(grader_side, "GRADED_BY_THE_GRADER", frozenset({"timing"}))
+    notebook = nbformat.v4.new_notebook(cells=[nbformat.v4.new_code_cell("import time\ndef slow():\n    time.sleep(30)"),
+                                               _grade_cell(check, "slow_check")])
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    HardenedExecute(timeout=120, timeout_func=lambda cell: 2).preprocess(
+        notebook, {"metadata": {"path": str(tmp_path)}, "nbgrader": {"assignment": "timing", "notebook": "timing"}})
+    (error,) = [o for o in notebook.cells[1].outputs if o["output_type"] == "error"]
+    assert error["ename"] == "TimeoutError", error

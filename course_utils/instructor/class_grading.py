@@ -81,7 +81,7 @@ class ClassRun:
         lines = [f"{_shown(folder)}: not graded: {why}" for folder, why in self.invalid_ids.items()]
         for label, found in (("not a valid notebook (0 points)", self.invalid), ("not run (0 points)", self.failed),
                              ("flagged: 0 on every test cell, needs a manual grade", self.flagged),
-                             ("to look at: the tamper scan found (scores decided by the grader, kept)", self.review),
+                             ("to look at (scores kept): the tamper scan found", self.review),
                              ("wrote into course files (in its private copy, without effect)", self.tampered),
                              ("files left out of its submission (links, special files, Python modules)", self.left_out),
                              ("no feedback", self.feedback_failed),

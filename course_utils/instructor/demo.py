@@ -73,7 +73,7 @@ def _run_note(run, student: str) -> str:
     if student in run.flagged:
         return "flagged for a manual grade: " + "; ".join(run.flagged[student])
     if student in run.review:
-        return "graded by the grader; the tamper scan found: " + "; ".join(run.review[student])
+        return "to look at (scores kept): the tamper scan found: " + "; ".join(run.review[student])
     if student in run.tampered:
         return "wrote into the course files of its private copy: " + ", ".join(run.tampered[student])
     if student in run.normalised:

@@ -132,7 +132,8 @@ class HardenedExecute(Execute):
         grade_id = cell.metadata["nbgrader"].get("grade_id", "")
         source = sources.get(grade_id, cell.source)
         channel = KernelChannel(self.kc, interrupt=self.km.interrupt_kernel)
-        outcome = run_check(source, channel, imports, grade_id, seconds=float(self.timeout or 600))
+        # the cell's own time limit (15 s at grading, nbgrader_config.py's timeout_func), as for a cell run in the kernel
+        outcome = run_check(source, channel, imports, grade_id, seconds=float(self._get_timeout(cell) or 600))
         cell.outputs = outcome_outputs(outcome)
         cell.execution_count = None
         self.log.info("Grade cell %s checked in the grader (%d requests): %s", grade_id, channel.requests,
