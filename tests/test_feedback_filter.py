@@ -119,3 +119,24 @@ def test_feedback_text_has_no_colour_codes_and_a_bounded_length():
     filter_feedback(notebook)
     text = notebook.cells[0].outputs[0]["text"]
     assert "\x1b" not in text and text.startswith("red red ") and len(text) <= FEEDBACK_TEXT_LIMIT + 100
+
+
+def test_feedback_shows_no_cell_too_long_to_render():
+    """A 20 MB markdown cell (nbconvert took more than 10 GB rendering one) and the cells past the notebook's
+    budget show a note; the others, and the tests' visible parts, as they were."""
+    from course_utils.instructor.sandbox.feedback_filter import FEEDBACK_NOTEBOOK_SOURCE_LIMIT, FEEDBACK_SOURCE_LIMIT
+
+    huge = "*a_" * 6_700_000
+    cells = [nbformat.v4.new_markdown_cell("## my notes"), nbformat.v4.new_markdown_cell(huge),
+             nbformat.v4.new_code_cell("x = 1  # " + "y" * (FEEDBACK_SOURCE_LIMIT + 1)),
+             *[nbformat.v4.new_markdown_cell("z" * FEEDBACK_SOURCE_LIMIT)
+               for _ in range(FEEDBACK_NOTEBOOK_SOURCE_LIMIT // FEEDBACK_SOURCE_LIMIT + 1)],
+             grade_cell(GRADE)]
+    notebook = nbformat.v4.new_notebook(cells=cells)
+    filter_feedback(notebook)
+    sources = [cell.source for cell in notebook.cells]
+    assert sources[0] == "## my notes"
+    assert sources[1].startswith("[this cell's 20100000 characters are not shown") and sources[2].startswith("# [this cell's")
+    shown = [s for s in sources[3:-1] if not s.startswith("[this cell")]
+    assert len(shown) == FEEDBACK_NOTEBOOK_SOURCE_LIMIT // FEEDBACK_SOURCE_LIMIT - 1  # "## my notes" took a share
+    assert sources[-1] == split_hidden(GRADE)[0] and HIDDEN_LINE not in "".join(sources)  # a short cell still fits

@@ -13,7 +13,8 @@ Replaces nbgrader's ``ClearHiddenTests`` in ``generate_feedback`` (``nbgrader_co
   may have captured the tests' sources by then and print them later;
 * other cells are left as they are (marker texts in a student's own cell are the student's text and
   never stop the feedback), except that every text output loses its terminal colour codes and is cut at
-  :data:`FEEDBACK_TEXT_LIMIT` characters.
+  :data:`FEEDBACK_TEXT_LIMIT` characters, and a cell longer than :data:`FEEDBACK_SOURCE_LIMIT` characters
+  (or past :data:`FEEDBACK_NOTEBOOK_SOURCE_LIMIT` in all) shows a note instead of its source.
 """
 from __future__ import annotations
 
@@ -178,8 +179,29 @@ def tame(output) -> None:
             output["data"][kind] = _tamed_text(output["data"][kind])
 
 
+#: the longest cell source the feedback shows, and the most source characters of one notebook it shows:
+#: rendering a student's 20 MB markdown cell took nbconvert more than 10 GB of memory
+FEEDBACK_SOURCE_LIMIT = 100_000
+FEEDBACK_NOTEBOOK_SOURCE_LIMIT = 2_000_000
+LONG_SOURCE_NOTE = "[this cell's {} characters are not shown in the feedback: the course shows cells of at most {}]"
+
+
+def _bounded_sources(notebook) -> None:
+    """Cells longer than FEEDBACK_SOURCE_LIMIT, and every cell past FEEDBACK_NOTEBOOK_SOURCE_LIMIT characters
+    in all, keep a note in place of their source."""
+    budget = FEEDBACK_NOTEBOOK_SOURCE_LIMIT
+    for cell in notebook.cells:
+        size = len(cell.get("source", ""))
+        if size > FEEDBACK_SOURCE_LIMIT or size > budget:
+            note = LONG_SOURCE_NOTE.format(size, FEEDBACK_SOURCE_LIMIT)
+            cell.source = note if cell.cell_type != "code" else f"# {note}"
+        else:
+            budget -= size
+
+
 def filter_feedback(notebook) -> None:
     """Apply the rules of this module to an autograded ``notebook`` (in place)."""
+    _bounded_sources(notebook)
     hidden_lines = [line for cell in notebook.cells if _is_grade(cell) for line in split_hidden(cell.source)[1]]
     after_hidden = False
     for cell in notebook.cells:
