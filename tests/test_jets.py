@@ -141,19 +141,41 @@ def test_detector_acceptance_applies_track_and_calorimeter_thresholds():
 
 @pytest.mark.parametrize("process", ["top", "qcd"])
 def test_generated_constituents_are_what_a_detector_records(process):
-    """Every constituent of a generated jet passes a track (pT > 0.1 GeV) or calorimeter (E > 0.5 GeV)
-    threshold; the same events at particle level do hold constituents below both."""
+    """Every constituent of a generated jet is a track (above a tenth of the 0.1 GeV threshold: track momenta are
+    smeared) or a deposit above 0.5 GeV; the same events as particles with the thresholds pass the thresholds
+    themselves, and at particle level without thresholds they hold constituents below both."""
     from course_utils.physics.jet_generation import JetSetup, generate_task
 
     setup = JetSetup(events_per_task=80)
-    particle_level = JetSetup(events_per_task=80, track_pt_min=0.0, track_eta_max=np.inf, ecal_energy_min=0.0,
-                              hcal_energy_min=0.0)
-    for current, must_pass in ((setup, True), (particle_level, False)):
+    thresholds = JetSetup(events_per_task=80, detector=False)
+    particle_level = JetSetup(events_per_task=80, detector=False, track_pt_min=0.0, track_eta_max=np.inf,
+                              ecal_energy_min=0.0, hcal_energy_min=0.0)
+    for current, track_floor, must_pass in ((setup, 0.1 * setup.track_pt_min, True),
+                                            (thresholds, setup.track_pt_min * (1 - 1e-5), True),
+                                            (particle_level, setup.track_pt_min * (1 - 1e-5), False)):
         x = generate_task(process, 11, 0, current)["constituents"].astype(np.float64)
         assert len(x) > 5
         real = jets.padding_mask(x)
         pt, energy = jets.constituent_pt(x)[real], x[..., 0][real]
-        passes = (pt > setup.track_pt_min * (1 - 1e-5)) | (energy > setup.ecal_energy_min * (1 - 1e-5))
+        passes = (pt > track_floor) | (energy > setup.ecal_energy_min * (1 - 1e-5))
         assert np.all(passes) == must_pass, f"{process}: {np.sum(~passes)} constituents below both thresholds"
         if must_pass:
             assert pt.min() > 1e-3, "no sub-MeV constituents"
+
+
+def test_the_detector_merges_constituents_and_widens_the_top_mass_peak():
+    """The same events with the detector response and as particles (the card's thresholds): towers merge photons
+    and neutral hadrons (fewer constituents), and the top jets' mass peak is wider (resolution)."""
+    from course_utils.physics.jet_generation import JetSetup, generate_task
+
+    found = {detector: np.concatenate([generate_task("top", 5, task, JetSetup(detector=detector))["constituents"]
+                                       for task in (0, 1)]) for detector in (True, False)}
+    multiplicity = {d: jets.multiplicity(x.astype(np.float64)).mean() for d, x in found.items()}
+    assert multiplicity[True] < multiplicity[False], multiplicity
+    spread = {}
+    for detector, x in found.items():
+        mass = jets.jet_mass(x.astype(np.float64))
+        peak = mass[(mass > 120) & (mass < 230)]
+        assert len(peak) > 200 and 160 < np.median(peak) < 185
+        spread[detector] = np.subtract(*np.quantile(peak, [0.84, 0.16]))
+    assert spread[True] > 1.1 * spread[False], spread

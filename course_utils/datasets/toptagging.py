@@ -58,12 +58,17 @@ def cache_dir(data_dir: Path) -> Path:
 
 # --------------------------------------------------------------------------- generation
 
+#: how each offline set is made: dataset 2 (tutorial 03) from the detector response's energy-flow objects;
+#: dataset 3 (tutorial 04) still at particle level with the card's thresholds (its stored studies were measured so)
+SHORT_SETUP = jet_generation.JetSetup()
+REFERENCE_SETUP = jet_generation.JetSetup(detector=False)
+
 def balanced_splits(sizes: dict[str, int], seed: int, data_dir: Path, workers: int | None,
-                    progress: bool) -> dict[str, dict[str, np.ndarray]]:
+                    progress: bool, setup: jet_generation.JetSetup = jet_generation.JetSetup()) -> dict[str, dict[str, np.ndarray]]:
     """Per split: ``constituents``, ``truth`` and ``label``, half top and half QCD, shuffled."""
     if any(n % 2 for n in sizes.values()):
         raise ValueError(f"split sizes must be even to balance the classes: {sizes}")
-    per_class = {process: jet_generation.generate_jets(process, sum(n // 2 for n in sizes.values()), seed,
+    per_class = {process: jet_generation.generate_jets(process, sum(n // 2 for n in sizes.values()), seed, setup,
                                                        cache_dir=cache_dir(data_dir), workers=workers,
                                                        progress=progress)
                  for process in ("top", "qcd")}
@@ -81,14 +86,16 @@ def balanced_splits(sizes: dict[str, int], seed: int, data_dir: Path, workers: i
     return splits
 
 
-def _offline_record(folder: str, scale: str, seed: int, sizes: dict[str, int]) -> dict:
-    setup = jet_generation.JetSetup()
+def _offline_record(folder: str, scale: str, seed: int, sizes: dict[str, int], setup: jet_generation.JetSetup) -> dict:
+    level = ("the energy-flow objects of a Delphes-ATLAS-like detector response (course_utils.physics.detector: "
+             "smeared tracks, calorimeter towers, E-flow)" if setup.detector else
+             f"particle level with detector thresholds (tracks pT > {setup.track_pt_min} GeV, ECAL E > "
+             f"{setup.ecal_energy_min} GeV, HCAL E > {setup.hcal_energy_min} GeV)")
     return {
         "dataset": folder, "source": "offline", "scale": scale, "seed": seed, "sizes": sizes,
         "generator": f"Pythia {jet_generation.PYTHIA_VERSION} + FastJet anti-kT R={setup.jet_radius} "
-                     "(course_utils.physics.jet_generation), particle level with detector thresholds (tracks "
-                     f"pT > {setup.track_pt_min} GeV, ECAL E > {setup.ecal_energy_min} GeV, "
-                     f"HCAL E > {setup.hcal_energy_min} GeV)",
+                     f"(course_utils.physics.jet_generation), {level}",
+        "detector": setup.detector,
         "process": "pp -> t tbar (hadronic W) vs QCD dijets, 14 TeV, no MPI, no pile-up",
         "version": jet_generation.GENERATOR_VERSION,
     }
@@ -123,11 +130,11 @@ def read_short(folder: Path) -> dict[str, np.ndarray]:
 def _generate_short(data_dir: Path, scale: str, seed: int, workers: int | None, progress: bool):
     def make(scratch: Path) -> dict:
         sizes = SCALES[scale]["short"]
-        for split, jets in balanced_splits(sizes, seed, data_dir, workers, progress).items():
+        for split, jets in balanced_splits(sizes, seed, data_dir, workers, progress, SHORT_SETUP).items():
             np.save(scratch / f"x_{split}_short.npy", jets["constituents"])
             np.save(scratch / f"y_{split}_short.npy", jets["label"])
         read_short(scratch)
-        return _offline_record(SHORT_FOLDER, scale, seed, sizes)
+        return _offline_record(SHORT_FOLDER, scale, seed, sizes, SHORT_SETUP)
 
     return make
 
@@ -259,11 +266,11 @@ def _download_reference(url_pattern: str, progress: bool, mirror: str | None):
 def _generate_reference(data_dir: Path, scale: str, seed: int, workers: int | None, progress: bool):
     def make(scratch: Path) -> dict:
         sizes = SCALES[scale]["reference"]
-        for split, jets in balanced_splits(sizes, seed, data_dir, workers, progress).items():
+        for split, jets in balanced_splits(sizes, seed, data_dir, workers, progress, REFERENCE_SETUP).items():
             write_reference(scratch / f"{split}.h5", jets["constituents"], jets["truth"], jets["label"],
                             REFERENCE_TTV[split])
             _check_reference_file(scratch / f"{split}.h5")
-        return _offline_record(REFERENCE_FOLDER, scale, seed, sizes)
+        return _offline_record(REFERENCE_FOLDER, scale, seed, sizes, REFERENCE_SETUP)
 
     return make
 

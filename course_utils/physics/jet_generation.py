@@ -1,13 +1,13 @@
 """Top and QCD jets from Pythia 8 + FastJet, following the Top Quark Tagging Reference
-Dataset's recipe (Kasieczka et al., SciPost Phys. 7 (2019) 014), at particle level with a
-detector-like acceptance.
+Dataset's recipe (Kasieczka et al., SciPost Phys. 7 (2019) 014), clustered from the energy-flow
+objects of a detector response in the manner of Delphes' ATLAS card (``detector``).
 
 14 TeV pp; signal: t tbar with both W bosons forced to hadronic decays; background: QCD
 dijets (``HardQCD:all``); no multi-parton interactions, no pile-up; hard-process pT between
-``pthat_min`` and ``pthat_max``. The final-state particles a detector would record
-(``detector_acceptance``: tracks above 0.1 GeV, calorimeter deposits above 0.5 GeV (ECAL) or
-1 GeV (HCAL), the thresholds of the ATLAS-like Delphes card the reference dataset was made
-with; no neutrinos) are clustered with anti-kT, R = 0.8. The leading jet of each event is
+``pthat_min`` and ``pthat_max``. The final-state particles become what the detector records
+(``detector.eflow_objects``: smeared tracks, and calorimeter towers' energy beyond the tracks in them;
+``JetSetup(detector=False)`` keeps the particles instead, those above the card's track and calorimeter
+thresholds, ``detector_acceptance``), and these are clustered with anti-kT, R = 0.8. The leading jet of each event is
 kept if its pT lies in [550, 650] GeV and |eta| < 2; a top jet must in addition contain a
 hadronic top: the top and its three decay quarks (each followed to its last copy in the event
 record) within Delta R < 0.8 of the jet axis. Jets keep their leading 200 constituents
@@ -32,10 +32,10 @@ from typing import Iterator
 
 import numpy as np
 
-from . import lorentz
+from . import detector, lorentz
 
 PROCESSES = ("top", "qcd")
-GENERATOR_VERSION = 2  # 2: detector-like acceptance of the constituents
+GENERATOR_VERSION = 3  # 2: detector-like acceptance of the constituents; 3: tracks, towers and E-flow
 PYTHIA_VERSION = "8.317"
 
 
@@ -51,6 +51,9 @@ class JetSetup:
     match_radius: float = 0.8
     n_constituents: int = 200
     events_per_task: int = 500
+    # the detector response (tracks, calorimeter towers, E-flow: ``detector``); False: particles, with the
+    # acceptance below
+    detector: bool = True
     # Detector-like acceptance (see ``detector_acceptance``); the values are the Delphes ATLAS card's.
     # 0, inf, 0, 0 give particle-level jets.
     track_pt_min: float = 0.1
@@ -181,17 +184,27 @@ def _charges(particle_data, pid: np.ndarray) -> np.ndarray:
     return np.array([particle_data.charge(int(code)) for code in codes], dtype=float)[inverse]
 
 
-def _leading_jets(particles, flat: _FlatEvents, charge: np.ndarray, setup: JetSetup):
-    """Leading anti-kT jet of each event, clustered from the recorded final-state particles
-    (``flat``: the same particles flattened, ``charge``: their electric charges): its
-    four-momentum and constituents."""
+def _recorded(flat: _FlatEvents, charge: np.ndarray, setup: JetSetup, rng: np.random.Generator,
+              n_events: int) -> tuple[np.ndarray, np.ndarray]:
+    """What is clustered, per event: (counts per event, (E, px, py, pz) in event order)."""
+    final = flat.status > 0
+    if setup.detector:
+        event, momenta = detector.eflow_objects(flat.event[final], flat.id[final], charge[final], flat.momentum[final], rng)
+        order = np.argsort(event, kind="stable")
+        return np.bincount(event, minlength=n_events), momenta[order]
+    recorded = final & detector_acceptance(flat.id, charge, flat.momentum, setup)
+    return np.bincount(flat.event[recorded], minlength=n_events), flat.momentum[recorded]
+
+
+def _leading_jets(flat: _FlatEvents, charge: np.ndarray, setup: JetSetup, rng: np.random.Generator, n_events: int):
+    """Leading anti-kT jet of each event, clustered from what the detector records of the final-state
+    particles (``flat``, with their electric charges ``charge``): its four-momentum and constituents."""
     import awkward as ak
     import fastjet
 
-    recorded = (flat.status > 0) & detector_acceptance(flat.id, charge, flat.momentum, setup)
-    visible = particles[ak.unflatten(recorded, ak.num(particles.id))]
-    vectors = ak.zip({"px": visible.p.px, "py": visible.p.py, "pz": visible.p.pz, "E": visible.p.e},
-                     with_name="Momentum4D")
+    counts, momenta = _recorded(flat, charge, setup, rng, n_events)
+    vectors = ak.unflatten(ak.zip({"px": momenta[:, 1], "py": momenta[:, 2], "pz": momenta[:, 3], "E": momenta[:, 0]},
+                                  with_name="Momentum4D"), counts)
     with _quiet_c_stdout():
         sequence = fastjet.ClusterSequence(vectors, fastjet.JetDefinition(fastjet.antikt_algorithm, setup.jet_radius))
         jets = sequence.inclusive_jets(min_pt=0.5 * setup.jet_pt_min)
@@ -230,7 +243,8 @@ def generate_task(process: str, seed: int, task: int, setup: JetSetup = JetSetup
     particles = pythia.nextBatch(setup.events_per_task).prt
     n_events = len(particles)
     flat = _FlatEvents(particles)
-    jet_p, has_jet, constituents = _leading_jets(particles, flat, _charges(pythia.particleData, flat.id), setup)
+    rng = np.random.default_rng(np.random.SeedSequence([seed, PROCESSES.index(process), task, 1]))  # the detector's
+    jet_p, has_jet, constituents = _leading_jets(flat, _charges(pythia.particleData, flat.id), setup, rng, n_events)
     pt, eta = lorentz.pt(jet_p), lorentz.eta(jet_p)
     keep = has_jet & (pt >= setup.jet_pt_min) & (pt <= setup.jet_pt_max) & (np.abs(eta) < setup.jet_eta_max)
     truth = np.zeros((n_events, 4))
