@@ -44,6 +44,8 @@ WRONG = {
     "mu_w mean 1/sqrt(in_features)": (
         "vblinear", MU_INIT, "nn.init.normal_(self.mu_w, mean=1.0 / math.sqrt(self.in_features), std=1.0 / math.sqrt(self.in_features))"),
     "logsig2_w initialised at 0": ("vblinear", LOGSIG2_INIT, "nn.init.normal_(self.logsig2_w, mean=0.0, std=0.001)"),
+    "logsig2_w at 2 ln 0.01 = -9.21 (sigma = 0.01)": ("vblinear", LOGSIG2_INIT, "nn.init.constant_(self.logsig2_w, 2 * math.log(0.01))"),
+    "logsig2_w around -9 with a spread of 0.05": ("vblinear", LOGSIG2_INIT, "nn.init.normal_(self.logsig2_w, mean=-9.0, std=0.05)"),
     "logsig2_w at -18 (log sigma = -9)": ("vblinear", LOGSIG2_INIT, "nn.init.normal_(self.logsig2_w, mean=-18.0, std=0.001)"),
     "logsig2_w in a wide band": ("vblinear", LOGSIG2_INIT, "nn.init.normal_(self.logsig2_w, mean=-9.0, std=1.0)"),
     "bias initialised randomly": ("vblinear", "nn.init.zeros_(self.bias)", "nn.init.normal_(self.bias, std=0.1)"),
@@ -129,6 +131,12 @@ WRONG = {
         "neg_log_gauss", "mean, log_var = outputs[:, 0], outputs[:, 1]",
         "mean, log_var = outputs[:, 0], outputs[:, 1].clamp(-6.0, 6.0)"),
     "NLL median over the batch": ("neg_log_gauss", "return torch.mean(", "return torch.median("),
+    "NLL by F.gaussian_nll_loss, whose default floors sigma^2 at 1e-6": (
+        "neg_log_gauss", "return torch.mean(0.5 * (mean - targets) ** 2 * torch.exp(-log_var) + 0.5 * log_var)",
+        "return F.gaussian_nll_loss(mean, targets, torch.exp(log_var))"),
+    "NLL with the log variance clamped to [-10, 10]": (
+        "neg_log_gauss", "mean, log_var = outputs[:, 0], outputs[:, 1]",
+        "mean, log_var = outputs[:, 0], outputs[:, 1].clamp(-10.0, 10.0)"),
     "NLL targets not flattened": ("neg_log_gauss", "targets = targets.reshape(-1)", "targets = targets"),
     "NLL returned as a Python float": ("neg_log_gauss", NLL_BODY, f"return float({NLL_BODY[7:]})"),
     "NLL with the variance detached": ("neg_log_gauss", "torch.exp(-log_var)", "torch.exp(-log_var.detach())"),
@@ -136,6 +144,9 @@ WRONG = {
     # --- bayes_amp_net
     "tanh instead of ReLU": ("bayes_amp_net", "stack += [vb_layer, nn.ReLU()]", "stack += [vb_layer, nn.Tanh()]"),
     "no activation at all (an affine network)": ("bayes_amp_net", "stack += [vb_layer, nn.ReLU()]", "stack += [vb_layer]"),
+    "the log variance output clamped to [-10, 10]": (
+        "bayes_amp_net", "        return self.model(x)",
+        "        out = self.model(x)\n        return torch.stack([out[:, 0], out[:, 1].clamp(-10.0, 10.0)], dim=1)"),
     "ReLU after the output layer too": (
         "bayes_amp_net", "self.model = nn.Sequential(*stack, self.vb_layers[-1])",
         "self.model = nn.Sequential(*stack, self.vb_layers[-1], nn.ReLU())"),
@@ -305,10 +316,6 @@ def neg_log_gauss(outputs, targets):
 GAUSSIAN_NLL = """
 def neg_log_gauss(outputs, targets):
     return F.gaussian_nll_loss(outputs[:, 0], targets.reshape(-1), torch.exp(outputs[:, 1]), eps=1e-12)
-"""
-GAUSSIAN_NLL_DEFAULT_EPS = """
-def neg_log_gauss(outputs, targets):
-    return F.gaussian_nll_loss(outputs[:, 0], targets.reshape(outputs[:, 0].shape), outputs[:, 1].exp())
 """
 NLL_WITH_CONSTANT = """
 def neg_log_gauss(outputs, targets):
@@ -650,7 +657,6 @@ ALTERNATIVES = {
     "noise drawn in place into the buffer, init in __init__ and reset_parameters, addcmul": ("vblinear", IN_PLACE_NOISE_LAYER),
     "torch.distributions likelihood": ("neg_log_gauss", ALTERNATIVE_NLL),
     "F.gaussian_nll_loss": ("neg_log_gauss", GAUSSIAN_NLL),
-    "F.gaussian_nll_loss with its default eps": ("neg_log_gauss", GAUSSIAN_NLL_DEFAULT_EPS),
     "with the constant log(2 pi)/2 as a float32 tensor, unbind": ("neg_log_gauss", NLL_WITH_CONSTANT),
     "(N, 1) columns and NumPy's constant": ("neg_log_gauss", NUMPY_CONSTANT_NLL),
     "explicit layers, inplace ReLU, F.relu and clamp": ("bayes_amp_net", EXPLICIT_NET),
@@ -677,6 +683,7 @@ REQUIREMENTS = {
           "mu_w uniform with the right standard deviation", "mu_w std 1/in_features", "mu_w mean 1/sqrt(in_features)"]),
         ("logsig2_w at -9 or in a narrow band around it; bias zero", "test_vblinear_parameters",
          ["logsig2_w initialised at 0", "logsig2_w at -18 (log sigma = -9)", "logsig2_w in a wide band",
+          "logsig2_w at 2 ln 0.01 = -9.21 (sigma = 0.01)", "logsig2_w around -9 with a spread of 0.05",
           "bias initialised randomly"]),
         ("reset_parameters (called by __init__) re-initialises the layer", "test_vblinear_parameters",
          ["initialisation in __init__, reset_parameters does nothing"]),
@@ -709,7 +716,8 @@ REQUIREMENTS = {
          "ln sigma^2 (the constant ln(2 pi)/2 accepted)", "test_neg_log_gauss_values",
          ["NLL summed over the batch", "NLL with sigma instead of sigma^2", "NLL with log sigma^2 instead of its half",
           "NLL columns swapped", "NLL reads column 1 as ln sigma", "NLL median over the batch",
-          "NLL with the log variance clamped to [-6, 6]"]),
+          "NLL with the log variance clamped to [-6, 6]", "NLL by F.gaussian_nll_loss, whose default floors sigma^2 at 1e-6",
+          "NLL with the log variance clamped to [-10, 10]"]),
         ("a 0-dim tensor", "test_neg_log_gauss_values", ["NLL returned as a Python float"]),
         ("targets (N,) and (N, 1) give the same result, for any N >= 1", "test_neg_log_gauss_reference",
          ["NLL targets not flattened"]),
@@ -723,7 +731,8 @@ REQUIREMENTS = {
         ("no parameters other than the layers'", "test_bayes_amp_net_structure", ["an extra learned output scale"]),
         ("a ReLU after each hidden layer", "test_bayes_amp_net_activations",
          ["tanh instead of ReLU", "no activation at all (an affine network)", "leaky ReLU"]),
-        ("no activation after the output layer", "test_bayes_amp_net_activations", ["ReLU after the output layer too"]),
+        ("no activation after the output layer", "test_bayes_amp_net_activations",
+         ["ReLU after the output layer too", "the log variance output clamped to [-10, 10]"]),
         ("the inputs enter the first layer as they are", "test_bayes_amp_net_activations", ["ReLU on the inputs"]),
         ("every layer draws new weights on every pass, in training and in evaluation mode", "test_bayes_amp_net_sampling",
          ["network switches sampling off in eval mode"]),
