@@ -337,3 +337,22 @@ def test_the_helpers_answer_alike_on_handles_and_on_local_objects():
     assert outcome.passed, outcome
     local = {"__name__": "__main__"}
     exec(IMPORTS + "\n" + HELPERS_STUDENT + "\n" + HELPERS_CHECK, local)  # noqa: S102  (the same check, in-process)
+
+
+def test_gradients_of_another_shape_than_their_arguments_fail_the_check():
+    """A kernel answering input gradients as empty arrays (which torch.allclose broadcasts to True) fails."""
+    lying = student("import torch\ndef f(x):\n    return x.sum()\n")
+    original = lying.server.answer
+
+    def answer(request):
+        found = original(request)
+        if request.get("op") == "input_gradients":
+            found["result"]["grads"] = [wire.ArrayValue(np.zeros((0,) + g.array.shape, np.float32), tensor=True)
+                                        for g in found["result"]["grads"]]
+        return found
+
+    lying.server.answer = answer
+    check = ("from course_utils.gradecells import gradients\n_, (g,) = gradients.input_gradients(f, torch.ones(3, 2, "
+             "requires_grad=True))\nassert torch.allclose(g, torch.ones(3, 2))")
+    outcome = run_check(check, lying, IMPORTS)
+    assert not outcome.passed and "shape" in outcome.message, outcome

@@ -359,3 +359,13 @@ def test_a_check_decided_by_the_grader_has_the_cells_own_time_limit(tmp_path, mo
         notebook, {"metadata": {"path": str(tmp_path)}, "nbgrader": {"assignment": "timing", "notebook": "timing"}})
     (error,) = [o for o in notebook.cells[1].outputs if o["output_type"] == "error"]
     assert error["ename"] == "TimeoutError", error
+
+
+def test_a_later_display_update_never_rewrites_an_earlier_output():
+    """A display with an id, updated by a later cell (after the tests ran), keeps what it showed when it ran."""
+    notebook = _notebook("handle = display({'text/plain': 'notes: none'}, raw=True, display_id='notes')",
+                         "handle.update({'text/plain': 'notes: the hidden inputs'}, raw=True)")
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    HardenedExecute(timeout=60).preprocess(notebook, {"metadata": {"path": "."}})
+    first, later = notebook.cells
+    assert [o["data"]["text/plain"] for o in first.outputs] == ["notes: none"] and not later.outputs

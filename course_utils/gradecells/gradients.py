@@ -88,7 +88,13 @@ def input_gradients(function, *args):
     the others): (output, [gradient or None per argument]); ``function`` local or a handle."""
     if getattr(type(function), "is_remote_handle", False):
         found = function._session.call(function, None, args, {}, op="input_gradients")
-        return found["output"], found["grads"]
+        grads = found["grads"]
+        assert isinstance(grads, list) and len(grads) == len(args), "one gradient (or None) per argument"
+        for index, (arg, grad) in enumerate(zip(args, grads)):
+            wanted = tuple(arg.shape) if torch.is_tensor(arg) and arg.requires_grad else None
+            assert (grad is None and wanted is None) or (torch.is_tensor(grad) and tuple(grad.shape) == wanted), \
+                f"the gradient of argument {index} has the shape {tuple(getattr(grad, 'shape', ()))}, not its argument's {wanted}"
+        return found["output"], grads
     with torch.enable_grad():
         output = function(*args)
         leaves = [a for a in args if torch.is_tensor(a) and a.requires_grad]

@@ -83,6 +83,12 @@ class HardenedExecute(Execute):
         self._numbered = 0
         return super().preprocess(nb, resources, km)
 
+    def _update_display_id(self, display_id, msg) -> None:
+        """Outputs already recorded never change: a later cell's display update (``update_display``, a display
+        with the same id) would otherwise rewrite an earlier cell's output with what the student's code saw since,
+        the hidden checks' inputs included, past the feedback's rule that nothing after the first test is shown."""
+        return None
+
     def output(self, outs, msg, display_id, cell_index):
         content = msg.get("content", {})
         size = len(str(content.get("text", ""))) + sum(len(str(v)) for v in content.get("data", {}).values())
