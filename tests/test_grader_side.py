@@ -219,6 +219,36 @@ def test_seeds_of_the_check_make_the_student_draws_reproducible():
     assert run_check(check, student(code), IMPORTS).passed
 
 
+RECORD_CHECK = """
+from course_utils.gradecells.instruments import DeterministicAmplitudeNet
+model = DeterministicAmplitudeNet()
+validate(model, torch.ones(4, 20))
+assert model.grad_enabled == [False], f"one pass without gradients, got {model.grad_enabled}"
+"""
+HONEST_PASS = "    with torch.no_grad():\n        model(x)\n"
+SLIP = "    model(x)\n"
+
+
+@pytest.mark.parametrize("body, passes", [
+    (HONEST_PASS, True),
+    ("    import copy\n    spare = copy.deepcopy(model)\n    spare.grad_enabled.clear()\n" + HONEST_PASS, True),
+    (SLIP, False),
+    (SLIP + "    model.grad_enabled[:] = [False]\n", False),
+    (SLIP + "    model.grad_enabled.clear()\n    model.grad_enabled.append(False)\n", False),
+    (SLIP + "    model.grad_enabled = [False]\n", False),
+    (SLIP + "    model.grad_enabled.pop()\n    model.grad_enabled.append(False)\n", False),
+    (SLIP + "    list.clear(model.grad_enabled)\n    model.grad_enabled.append(False)\n", False),
+    (SLIP + "    model.__dict__['grad_enabled'] = type(model.grad_enabled)([False])\n", False),
+])
+def test_what_an_instrument_recorded_cannot_be_rewritten_by_the_code_under_test(body, passes):
+    """A slip (autograd on) hidden by rewriting the instrument's record fails the check, with a message that says
+    so; a function that leaves the record alone (even one that copies the model and changes the copy) passes."""
+    outcome = run_check(RECORD_CHECK, student(f"import torch\ndef validate(model, x):\n{body}"), IMPORTS)
+    assert outcome.passed is passes, outcome
+    if not passes and body != SLIP:
+        assert "changed what the DeterministicAmplitudeNet it was given recorded" in outcome.message, outcome
+
+
 # -- through a real kernel ------------------------------------------------------------------------------
 def test_a_check_runs_against_a_real_kernel():
     from jupyter_client.manager import AsyncKernelManager

@@ -369,3 +369,19 @@ def test_a_later_display_update_never_rewrites_an_earlier_output():
     HardenedExecute(timeout=60).preprocess(notebook, {"metadata": {"path": "."}})
     first, later = notebook.cells
     assert [o["data"]["text/plain"] for o in first.outputs] == ["notes: none"] and not later.outputs
+
+
+def test_cells_are_numbered_by_the_grader_even_when_the_kernel_did_not_say_their_count():
+    """The kernel's count arrives in its ``execute_input`` message, which a busy machine can lose for a new kernel's
+    first cell: the grader numbers every cell that ran, so two runs of one submission show the same ``In [n]``."""
+    import types
+
+    runner = types.SimpleNamespace()
+    lost = nbformat.v4.new_code_cell("SCALE = 'ci'")  # its execute_input never arrived: no count
+    forged = nbformat.v4.new_code_cell("x = 1\nx", execution_count=99,
+                                       outputs=[nbformat.v4.new_output("execute_result", data={"text/plain": "1"},
+                                                                       execution_count=99)])
+    empty = nbformat.v4.new_code_cell("   ")  # nbclient does not run an empty cell
+    cells = [grading_kernels.numbered_by_the_grader(c, runner) for c in (lost, forged, empty)]
+    assert [c.execution_count for c in cells] == [1, 2, None]
+    assert cells[1].outputs[0]["execution_count"] == 2

@@ -80,3 +80,17 @@ def test_the_student_side_of_grading_imports_nothing_of_the_grader_side():
     assert imported_modules(grading / "student_side" / "probe_server.py",
                             "from ..grader_side import checks\n") == ["course_utils.grading.grader_side",
                                                                        "course_utils.grading.grader_side.checks"]
+
+
+def test_every_make_target_the_guides_name_is_a_target_and_in_make_help():
+    import re
+    import subprocess
+
+    root = Path(__file__).resolve().parents[1]
+    texts = [root / "README.md", root / "data" / "README.md", *sorted((root / "docs").glob("*.md"))]
+    named = {m for path in texts for m in re.findall(r"`make ([a-z][a-z-]+)", path.read_text())}
+    targets = set(re.findall(r"^([a-z][a-z-]*):", (root / "Makefile").read_text(), flags=re.M))
+    shown = subprocess.run(["make", "-s", "help"], cwd=root, capture_output=True, text=True, check=True).stdout
+    listed = set(re.findall(r"[a-z][a-z-]+", shown))
+    assert named and named <= targets, named - targets
+    assert named - {"help"} <= listed, named - listed

@@ -3,13 +3,57 @@
 :class:`RecordingNet` stands in for a DeepSets network (``latent``, ``proba_from_latent``, ``forward``)
 whose outputs are known from its inputs, and records the batch sizes it saw and the modes it ran in.
 An instrument can be passed by value to a student's process and back (``probe_init``, ``probe_record``,
-``load_probe_record``), so a check in the grader's process reads what it recorded there.
+``load_probe_record``), so a check in the grader's process reads what it recorded there. What an instrument
+notes is a :class:`Record`: the instrument appends to it, and any other change (cleared, rewritten, replaced)
+by the code under test is seen, so a check can refuse a record it cannot trust.
 """
 from __future__ import annotations
 
 import numpy as np
 import torch
 from torch import nn
+
+
+class Record(list):
+    """A list the instrument appends to; any other change marks it as changed (:meth:`is_changed`)."""
+
+    def __init__(self, items=()):
+        super().__init__(items)
+        self.changed, self._length = False, len(self)
+
+    def append(self, item) -> None:
+        super().append(item)
+        self._length += 1
+
+    def is_changed(self) -> bool:
+        return self.changed or len(self) != self._length
+
+
+def _marks_change(name: str):
+    def method(self, *args, **kwargs):
+        self.changed = True
+        return getattr(list, name)(self, *args, **kwargs)
+    method.__name__ = name
+    return method
+
+
+for _name in ("clear", "extend", "insert", "pop", "remove", "reverse", "sort", "__setitem__", "__delitem__",
+              "__iadd__", "__imul__"):
+    setattr(Record, _name, _marks_change(_name))
+
+
+class RecordKeeper:
+    """For instruments: ``_keep(name=items, ...)`` starts the named records;
+    :meth:`records_changed` tells whether one of them was changed or replaced since."""
+
+    def _keep(self, **records) -> None:
+        self._kept = {**getattr(self, "_kept", {}), **{name: Record(items) for name, items in records.items()}}
+        for name in records:
+            setattr(self, name, self._kept[name])
+
+    def records_changed(self) -> bool:
+        return any(getattr(self, name, None) is not record or record.is_changed()
+                   for name, record in getattr(self, "_kept", {}).items())
 
 
 def _calls_and_modes(calls: list[int], modes: list[tuple[bool, bool]]) -> dict:
@@ -23,15 +67,14 @@ def _from_calls_and_modes(record: dict) -> tuple[list[int], list[tuple[bool, boo
     return calls, modes
 
 
-class RecordingNet(nn.Module):
+class RecordingNet(RecordKeeper, nn.Module):
     """latent = (number of real constituents, scale x first feature of the first slot)[-inner_dim:],
     p(top) = sigmoid(the last latent value); records the batch sizes and (training, grad enabled) per call."""
 
     def __init__(self, inner_dim: int = 2):
         super().__init__()
         self.inner_dim, self.scale = inner_dim, nn.Parameter(torch.ones(()))
-        self.calls: list[int] = []
-        self.modes: list[tuple[bool, bool]] = []
+        self._keep(calls=[], modes=[])  # batch sizes, (training, grad enabled)
 
     def latent(self, x: torch.Tensor, m: torch.Tensor) -> torch.Tensor:
         self.calls.append(len(x))
@@ -51,7 +94,8 @@ class RecordingNet(nn.Module):
         return _calls_and_modes(self.calls, self.modes)
 
     def load_probe_record(self, record: dict) -> None:
-        self.calls, self.modes = _from_calls_and_modes(record)
+        calls, modes = _from_calls_and_modes(record)
+        self._keep(calls=calls, modes=modes)
 
 
 #: instruments by name, as a spec names them
@@ -70,7 +114,7 @@ def _unpacked(record: dict) -> list[torch.Tensor]:
     return list(torch.split(torch.as_tensor(np.asarray(rows, dtype=np.float32)), sizes.tolist())) if len(sizes) else []
 
 
-class TwoFacedClassifier(nn.Module):
+class TwoFacedClassifier(RecordKeeper, nn.Module):
     """A classifier for Monte Carlo tests: each pass returns, for all inputs, the log of one of two fixed
     probability vectors over four classes, chosen at random; input n multiplies the logits by its first
     feature. Records each call's batch size, (training, grad enabled) and the probabilities it gave."""
@@ -80,9 +124,7 @@ class TwoFacedClassifier(nn.Module):
         self.first = torch.log(torch.tensor([0.7, 0.1, 0.1, 0.1]))
         self.second = torch.log(torch.tensor([0.1, 0.1, 0.4, 0.4]))
         self.scale = nn.Parameter(torch.ones(()))
-        self.calls: list[int] = []
-        self.modes: list[tuple[bool, bool]] = []
-        self.passes: list[torch.Tensor] = []
+        self._keep(calls=[], modes=[], passes=[])  # batch sizes, (training, grad enabled), probabilities
 
     def forward(self, x: torch.Tensor, sample: bool = True) -> torch.Tensor:
         self.calls.append(len(x))
@@ -99,16 +141,16 @@ class TwoFacedClassifier(nn.Module):
         return {**_calls_and_modes(self.calls, self.modes), "passes": _packed(self.passes)}
 
     def load_probe_record(self, record: dict) -> None:
-        self.calls, self.modes = _from_calls_and_modes(record)
-        self.passes = _unpacked(record.get("passes", {}))
+        calls, modes = _from_calls_and_modes(record)
+        self._keep(calls=calls, modes=modes, passes=_unpacked(record.get("passes", {})))
 
 
-class RandomLogits(nn.Module):
+class RandomLogits(RecordKeeper, nn.Module):
     """Each pass returns random logits 2 N(0, 1) + the first four features, and records its probabilities."""
 
     def __init__(self):
         super().__init__()
-        self.passes: list[torch.Tensor] = []
+        self._keep(passes=[])
 
     def forward(self, x: torch.Tensor, sample: bool = True) -> torch.Tensor:
         logits = 2 * torch.randn(len(x), 4) + x[:, :4]
@@ -122,7 +164,7 @@ class RandomLogits(nn.Module):
         return {"passes": _packed(self.passes)}
 
     def load_probe_record(self, record: dict) -> None:
-        self.passes = _unpacked(record.get("passes", {}))
+        self._keep(passes=_unpacked(record.get("passes", {})))
 
 
 class NoisyLinear(nn.Module):
@@ -137,13 +179,13 @@ class NoisyLinear(nn.Module):
         return torch.nn.functional.linear(x, weight)
 
 
-class NoisyNet(nn.Module):
+class NoisyNet(RecordKeeper, nn.Module):
     """Two noisy layers (3 -> 6 -> 4 classes); records whether each pass asked its layers to sample."""
 
     def __init__(self):
         super().__init__()
         self.layers = nn.ModuleList([NoisyLinear(3, 6), NoisyLinear(6, 4)])
-        self.sampled: list[bool] = []
+        self._keep(sampled=[])
 
     def forward(self, x: torch.Tensor, sample: bool = True) -> torch.Tensor:
         self.sampled.append(bool(self.training or sample))
@@ -156,7 +198,7 @@ class NoisyNet(nn.Module):
         return {"sampled": np.array(self.sampled, dtype=bool)}
 
     def load_probe_record(self, record: dict) -> None:
-        self.sampled = [bool(s) for s in np.asarray(record.get("sampled", []), dtype=bool)]
+        self._keep(sampled=[bool(s) for s in np.asarray(record.get("sampled", []), dtype=bool)])
 
 
 INSTRUMENTS.update({"TwoFacedClassifier": TwoFacedClassifier, "RandomLogits": RandomLogits, "NoisyNet": NoisyNet})
@@ -173,7 +215,7 @@ def _triples(rows: list[tuple]) -> np.ndarray:
     return np.array(rows, dtype=np.int64).reshape(-1, 3)
 
 
-class ToyBayesClassifier(nn.Module):
+class ToyBayesClassifier(RecordKeeper, nn.Module):
     """A small stochastic classifier with a KL term, standing in for a Bayesian CNN: the flattened image times
     weights mu + softplus(rho) * noise, then a sigmoid; ``KL()`` is that of N(mu, sigma) to N(0, 1) over
     ``n_train``. Records, per pass, (any module training, every module training, autograd on)."""
@@ -185,7 +227,7 @@ class ToyBayesClassifier(nn.Module):
         self.rho = nn.Parameter(torch.full((1, n_in), -3.0))
         self.bias = nn.Parameter(torch.zeros(1))
         self.head = nn.Identity()  # a submodule: train() and eval() must reach every module
-        self.passes: list[tuple[bool, bool, bool]] = []
+        self._keep(passes=[])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.passes.append(_modes_and_grad(self))
@@ -203,7 +245,8 @@ class ToyBayesClassifier(nn.Module):
         return {"passes": _triples(self.passes)}
 
     def load_probe_record(self, record: dict) -> None:
-        self.passes = [tuple(bool(v) for v in row) for row in np.asarray(record.get("passes", []), dtype=np.int64).reshape(-1, 3)]
+        rows = np.asarray(record.get("passes", []), dtype=np.int64).reshape(-1, 3)
+        self._keep(passes=[tuple(bool(v) for v in row) for row in rows])
 
 
 class PlainClassifier(nn.Module):
@@ -225,7 +268,7 @@ class PlainClassifier(nn.Module):
         return {"n_in": self.n_in}
 
 
-class NoisyTagger(nn.Module):
+class NoisyTagger(RecordKeeper, nn.Module):
     """A stand-in Bayesian tagger: sigmoid(first pixel + shift + noise of width 0.3), new noise per jet and pass,
     in column 0; with ``columns=2`` a second column 10 + the first. Records each pass's (number of jets, any
     module training, autograd on)."""
@@ -235,7 +278,7 @@ class NoisyTagger(nn.Module):
         self.columns = columns
         self.shift = nn.Parameter(torch.zeros(1))
         self.head = nn.Identity()  # a submodule: eval() must reach every module
-        self.calls: list[tuple[int, bool, bool]] = []
+        self._keep(calls=[])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.calls.append((len(x), self.training or self.head.training, torch.is_grad_enabled()))
@@ -250,10 +293,10 @@ class NoisyTagger(nn.Module):
 
     def load_probe_record(self, record: dict) -> None:
         rows = np.asarray(record.get("calls", []), dtype=np.int64).reshape(-1, 3)
-        self.calls = [(int(n), bool(t), bool(g)) for n, t, g in rows]
+        self._keep(calls=[(int(n), bool(t), bool(g)) for n, t, g in rows])
 
 
-class KnownTagger(nn.Module):
+class KnownTagger(RecordKeeper, nn.Module):
     """Outputs p +- s with a random sign per pass and jet: p the first pixel, s = spread x the second pixel (so
     mean p and standard deviation s, different for every jet). Records the first pixels of each batch it sees."""
 
@@ -261,7 +304,7 @@ class KnownTagger(nn.Module):
         super().__init__()
         self.unused = nn.Parameter(torch.zeros(1))  # a tagger has parameters
         self.spread = spread
-        self.seen: list[torch.Tensor] = []
+        self._keep(seen=[])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         p = x[:, 0, 0, 0]
@@ -280,7 +323,7 @@ class KnownTagger(nn.Module):
     def load_probe_record(self, record: dict) -> None:
         values = torch.as_tensor(np.asarray(record.get("values", np.zeros(0)), dtype=np.float64))
         sizes = np.asarray(record.get("sizes", []), dtype=np.int64).reshape(-1).tolist()
-        self.seen = [s.float() for s in torch.split(values, sizes)] if sizes and sum(sizes) == len(values) else []
+        self._keep(seen=[s.float() for s in torch.split(values, sizes)] if sizes and sum(sizes) == len(values) else [])
 
 
 INSTRUMENTS.update({"ToyBayesClassifier": ToyBayesClassifier, "PlainClassifier": PlainClassifier,
@@ -293,7 +336,7 @@ def _flag(value):
     return value if value is None or type(value) in (bool, int, float, str) else repr(value)
 
 
-class DeterministicAmplitudeNet(nn.Module):
+class DeterministicAmplitudeNet(RecordKeeper, nn.Module):
     """Linear(20, 8), tanh, Linear(8, 2) -> (mean, log variance), with a loss and a weight-decay "KL" of its own
     (the Gaussian NLL plus 0.3 x the mean, and 1e-2 x the sum of its squared parameters), so one epoch is exactly
     predictable and the model's own loss is seen to be used; ``body[0]`` carries a ``resample`` flag. Records
@@ -303,7 +346,7 @@ class DeterministicAmplitudeNet(nn.Module):
         super().__init__()
         self.body = nn.Sequential(nn.Linear(20, 8), nn.Tanh(), nn.Linear(8, 2))
         self.body[0].resample = True
-        self.grad_enabled: list[bool] = []
+        self._keep(grad_enabled=[])
 
     def forward(self, x: torch.Tensor) -> torch.Tensor:
         self.grad_enabled.append(torch.is_grad_enabled())
@@ -324,7 +367,7 @@ class DeterministicAmplitudeNet(nn.Module):
         return {"grad_enabled": np.array(self.grad_enabled, dtype=bool), "resample": [_flag(self.body[0].resample)]}
 
     def load_probe_record(self, record: dict) -> None:
-        self.grad_enabled = [bool(v) for v in np.asarray(record.get("grad_enabled", []), dtype=bool).reshape(-1)]
+        self._keep(grad_enabled=[bool(v) for v in np.asarray(record.get("grad_enabled", []), dtype=bool).reshape(-1)])
         self.body[0].resample = (record.get("resample") or [True])[0]
 
 

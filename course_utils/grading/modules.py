@@ -49,6 +49,9 @@ def module_state(module: nn.Module) -> wire.ModuleState:
         state.grads[key] = None if parameter.grad is None else _numpy(parameter.grad.detach())
     recorder = getattr(module, "probe_record", None)
     state.record = _arrays_as_values(recorder()) if callable(recorder) else {}
+    changed = getattr(module, "records_changed", None)
+    if callable(changed) and changed():
+        state.record["changed"] = True
     return state
 
 
@@ -73,8 +76,17 @@ def _values_as_arrays(value):
     return value
 
 
-def load_module_state(module: nn.Module, state: wire.ModuleState) -> None:
-    """Make ``module``'s state ``state`` (in place: references to its tensors stay valid)."""
+class RecordChanged(AssertionError):
+    """The code under test changed what an instrument it was given recorded."""
+
+
+def load_module_state(module: nn.Module, state: wire.ModuleState, from_student: bool = False) -> None:
+    """Make ``module``'s state ``state`` (in place: references to its tensors stay valid). A state
+    ``from_student`` whose instrument record was changed by anything but the instrument raises
+    :class:`RecordChanged`: what the model was run with is then unknown."""
+    if from_student and state.record.get("changed") is True:
+        raise RecordChanged(f"the code under test changed what the {type(module).__name__} it was given recorded "
+                            "of its passes (only the model writes that record), so how it was run is unknown")
     own = module.state_dict(keep_vars=True)
     with torch.no_grad():
         for key, array in state.tensors.items():

@@ -27,6 +27,8 @@ def execute_solution(root: Path, assignment: str, scale: str) -> dict:
     """Run ``solutions/A/A.ipynb`` at ``scale`` into ``build/executed``; return and store the result."""
     import papermill
 
+    from .local_kernels import PrivateSocketKernelManager
+
     source = notebooks.solution_path(root, assignment)
     target = Path(root) / "build" / "executed" / f"{assignment}.{scale}.ipynb"
     target.parent.mkdir(parents=True, exist_ok=True)
@@ -34,6 +36,7 @@ def execute_solution(root: Path, assignment: str, scale: str) -> dict:
     papermill.execute_notebook(
         str(source), str(target), parameters={"SCALE": scale}, cwd=str(source.parent),
         kernel_name="python3", progress_bar=False, log_output=False,
+        kernel_manager_class=PrivateSocketKernelManager,
     )
     result = {
         "assignment": assignment,

@@ -160,8 +160,11 @@ def _graded_by_the_grader() -> frozenset:
 
 def numbered_by_the_grader(cell, runner) -> NotebookNode:
     """A run cell numbered by the grader (1, 2, ... in the order cells ran), not by the kernel: student code can
-    set the kernel's ``execution_count`` to any number, and the feedback shows it as ``In [n]``."""
-    if cell.cell_type != "code" or cell.get("execution_count") is None:
+    set the kernel's ``execution_count`` to any number, and the feedback shows it as ``In [n]``. Every code cell
+    that ran is numbered, whether or not the kernel's ``execute_input`` message (which carries its count) reached
+    the grader: on a busy machine the first messages of a new kernel can be lost, and the numbers would differ
+    between two runs of the same submission."""
+    if cell.cell_type != "code" or not cell.source.strip():
         return cell
     runner._numbered = getattr(runner, "_numbered", 0) + 1
     cell.execution_count = runner._numbered

@@ -42,6 +42,8 @@ def refresh_outputs(root: Path, assignment: str, timeout: int = 1800) -> Path:
     """Execute ``solutions/A/A.ipynb`` in place; on failure the file is left unchanged."""
     from nbclient import NotebookClient
 
+    from .local_kernels import PrivateSocketKernelManager
+
     path = notebooks.solution_path(root, assignment)
     notebook = notebooks.read(path)
     os.environ["COURSE_DATA_DIR"] = str(offline_data(root))
@@ -49,7 +51,7 @@ def refresh_outputs(root: Path, assignment: str, timeout: int = 1800) -> Path:
     os.environ["MPLBACKEND"] = INLINE_BACKEND
     os.environ.pop("COURSE_SCALE", None)  # stored outputs are always the CI scale
     NotebookClient(notebook, timeout=timeout, kernel_name="python3", record_timing=False,
-                   resources={"metadata": {"path": str(path.parent)}}).execute()
+                   kernel_manager_class=PrivateSocketKernelManager, resources={"metadata": {"path": str(path.parent)}}).execute()
     for cell in notebook.cells:
         cell.metadata.pop("execution", None)  # time stamps would change on every refresh
     notebook.metadata.setdefault("course", {})["outputs_cpu_capability"] = cpu_capability()

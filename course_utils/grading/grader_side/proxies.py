@@ -240,7 +240,7 @@ class Session:
         self._pull_attached(answer["attached"] if isinstance(answer["attached"], list) else [])
         for number, state in answer["mirrors"].items():
             if number in self.mirrors and isinstance(state, wire.ModuleState):
-                load_module_state(self.mirrors[number], state)
+                load_module_state(self.mirrors[number], state, from_student=True)
         self._write_back(args, kwargs, answer["arrays_after"])
         torch.set_grad_enabled(answer["grad_enabled"] is True)
         if answer.get("default_dtype") in DTYPES:
