@@ -239,6 +239,8 @@ SLIP = "    model(x)\n"
     (SLIP + "    model.grad_enabled.pop()\n    model.grad_enabled.append(False)\n", False),
     (SLIP + "    list.clear(model.grad_enabled)\n    model.grad_enabled.append(False)\n", False),
     (SLIP + "    model.__dict__['grad_enabled'] = type(model.grad_enabled)([False])\n", False),
+    (SLIP + "    model.grad_enabled.__init__([False])\n", False),
+    (SLIP + "    model._kept = {}\n    model.grad_enabled = [False]\n", False),
 ])
 def test_what_an_instrument_recorded_cannot_be_rewritten_by_the_code_under_test(body, passes):
     """A slip (autograd on) hidden by rewriting the instrument's record fails the check, with a message that says

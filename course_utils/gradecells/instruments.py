@@ -18,8 +18,9 @@ class Record(list):
     """A list the instrument appends to; any other change marks it as changed (:meth:`is_changed`)."""
 
     def __init__(self, items=()):
+        again = hasattr(self, "_length")  # a record started over by hand
         super().__init__(items)
-        self.changed, self._length = False, len(self)
+        self.changed, self._length = again, len(self)
 
     def append(self, item) -> None:
         super().append(item)
@@ -43,8 +44,10 @@ for _name in ("clear", "extend", "insert", "pop", "remove", "reverse", "sort", "
 
 
 class RecordKeeper:
-    """For instruments: ``_keep(name=items, ...)`` starts the named records;
+    """For instruments: ``_keep(name=items, ...)`` starts the named records (every name in ``RECORDS``);
     :meth:`records_changed` tells whether one of them was changed or replaced since."""
+
+    RECORDS: tuple[str, ...] = ()
 
     def _keep(self, **records) -> None:
         self._kept = {**getattr(self, "_kept", {}), **{name: Record(items) for name, items in records.items()}}
@@ -52,8 +55,9 @@ class RecordKeeper:
             setattr(self, name, self._kept[name])
 
     def records_changed(self) -> bool:
-        return any(getattr(self, name, None) is not record or record.is_changed()
-                   for name, record in getattr(self, "_kept", {}).items())
+        kept = getattr(self, "_kept", {})
+        return any(not isinstance(kept.get(name), Record) or getattr(self, name, None) is not kept[name]
+                   or kept[name].is_changed() for name in type(self).RECORDS)
 
 
 def _calls_and_modes(calls: list[int], modes: list[tuple[bool, bool]]) -> dict:
@@ -70,6 +74,8 @@ def _from_calls_and_modes(record: dict) -> tuple[list[int], list[tuple[bool, boo
 class RecordingNet(RecordKeeper, nn.Module):
     """latent = (number of real constituents, scale x first feature of the first slot)[-inner_dim:],
     p(top) = sigmoid(the last latent value); records the batch sizes and (training, grad enabled) per call."""
+
+    RECORDS = ("calls", "modes")
 
     def __init__(self, inner_dim: int = 2):
         super().__init__()
@@ -119,6 +125,8 @@ class TwoFacedClassifier(RecordKeeper, nn.Module):
     probability vectors over four classes, chosen at random; input n multiplies the logits by its first
     feature. Records each call's batch size, (training, grad enabled) and the probabilities it gave."""
 
+    RECORDS = ("calls", "modes", "passes")
+
     def __init__(self):
         super().__init__()
         self.first = torch.log(torch.tensor([0.7, 0.1, 0.1, 0.1]))
@@ -147,6 +155,8 @@ class TwoFacedClassifier(RecordKeeper, nn.Module):
 
 class RandomLogits(RecordKeeper, nn.Module):
     """Each pass returns random logits 2 N(0, 1) + the first four features, and records its probabilities."""
+
+    RECORDS = ("passes",)
 
     def __init__(self):
         super().__init__()
@@ -181,6 +191,8 @@ class NoisyLinear(nn.Module):
 
 class NoisyNet(RecordKeeper, nn.Module):
     """Two noisy layers (3 -> 6 -> 4 classes); records whether each pass asked its layers to sample."""
+
+    RECORDS = ("sampled",)
 
     def __init__(self):
         super().__init__()
@@ -219,6 +231,8 @@ class ToyBayesClassifier(RecordKeeper, nn.Module):
     """A small stochastic classifier with a KL term, standing in for a Bayesian CNN: the flattened image times
     weights mu + softplus(rho) * noise, then a sigmoid; ``KL()`` is that of N(mu, sigma) to N(0, 1) over
     ``n_train``. Records, per pass, (any module training, every module training, autograd on)."""
+
+    RECORDS = ("passes",)
 
     def __init__(self, n_in: int, n_train: int):
         super().__init__()
@@ -273,6 +287,8 @@ class NoisyTagger(RecordKeeper, nn.Module):
     in column 0; with ``columns=2`` a second column 10 + the first. Records each pass's (number of jets, any
     module training, autograd on)."""
 
+    RECORDS = ("calls",)
+
     def __init__(self, columns: int = 1):
         super().__init__()
         self.columns = columns
@@ -299,6 +315,8 @@ class NoisyTagger(RecordKeeper, nn.Module):
 class KnownTagger(RecordKeeper, nn.Module):
     """Outputs p +- s with a random sign per pass and jet: p the first pixel, s = spread x the second pixel (so
     mean p and standard deviation s, different for every jet). Records the first pixels of each batch it sees."""
+
+    RECORDS = ("seen",)
 
     def __init__(self, spread: float = 0.125):
         super().__init__()
@@ -341,6 +359,8 @@ class DeterministicAmplitudeNet(RecordKeeper, nn.Module):
     (the Gaussian NLL plus 0.3 x the mean, and 1e-2 x the sum of its squared parameters), so one epoch is exactly
     predictable and the model's own loss is seen to be used; ``body[0]`` carries a ``resample`` flag. Records
     whether autograd was on in each pass."""
+
+    RECORDS = ("grad_enabled",)
 
     def __init__(self):
         super().__init__()
