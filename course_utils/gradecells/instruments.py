@@ -9,6 +9,8 @@ by the code under test is seen, so a check can refuse a record it cannot trust.
 """
 from __future__ import annotations
 
+from collections.abc import Iterable
+
 import numpy as np
 import torch
 from torch import nn
@@ -17,12 +19,12 @@ from torch import nn
 class Record(list):
     """A list the instrument appends to; any other change marks it as changed (:meth:`is_changed`)."""
 
-    def __init__(self, items=()):
+    def __init__(self, items: Iterable = ()):
         again = hasattr(self, "_length")  # a record started over by hand
         super().__init__(items)
         self.changed, self._length = again, len(self)
 
-    def append(self, item) -> None:
+    def append(self, item: object) -> None:
         super().append(item)
         self._length += 1
 
@@ -49,7 +51,7 @@ class RecordKeeper:
 
     RECORDS: tuple[str, ...] = ()
 
-    def _keep(self, **records) -> None:
+    def _keep(self, **records: Iterable) -> None:
         self._kept = {**getattr(self, "_kept", {}), **{name: Record(items) for name, items in records.items()}}
         for name in records:
             setattr(self, name, self._kept[name])
