@@ -26,7 +26,7 @@ def test_a_course_kernel_listens_on_unix_sockets_in_a_private_folder_that_goes_w
     assert "without encryption" not in capfd.readouterr().err
 
 
-def test_solutions_are_executed_in_such_kernels(monkeypatch, tmp_path):
+def test_solutions_are_executed_in_such_kernels(monkeypatch, root):
     papermill = pytest.importorskip("papermill")
     seen = {}
 
@@ -36,5 +36,5 @@ def test_solutions_are_executed_in_such_kernels(monkeypatch, tmp_path):
 
     monkeypatch.setattr(papermill, "execute_notebook", stop)
     with pytest.raises(RuntimeError, match="stopped"):
-        execute.execute_solution(Path(__file__).resolve().parents[1], "01_amplitude_regression", "ci")
+        execute.execute_solution(root, "01_amplitude_regression", "ci")
     assert seen["kernel_manager_class"] is PrivateSocketKernelManager
