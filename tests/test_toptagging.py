@@ -221,7 +221,7 @@ def test_jet_images_of_generated_jets_match_the_reference(short):
     assert occupied[y == 1].mean() > occupied[y == 0].mean()
 
 
-def test_offline_sets_of_another_generator_version_or_size_are_remade(jet_data, tmp_path, monkeypatch):
+def test_offline_sets_of_another_generator_version_size_or_detector_setting_are_remade(jet_data, tmp_path, monkeypatch):
     import json
     import shutil
 
@@ -237,4 +237,8 @@ def test_offline_sets_of_another_generator_version_or_size_are_remade(jet_data, 
     toptagging.fetch_short(tmp_path, source="offline", scale="ci", progress=False)
     record_path.write_text(json.dumps({**record, "sizes": {**record["sizes"], "test": record["sizes"]["test"] + 2}}))
     toptagging.fetch_short(tmp_path, source="offline", scale="ci", progress=False)
-    assert forced == [False, True, True]
+    record_path.write_text(json.dumps({**record, "detector": not record["detector"]}))
+    toptagging.fetch_short(tmp_path, source="offline", scale="ci", progress=False)
+    record_path.write_text(json.dumps(record))
+    toptagging.fetch_short(tmp_path, source="offline", scale="ci", progress=False)
+    assert forced == [False, True, True, True, False]

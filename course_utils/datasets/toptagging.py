@@ -58,10 +58,9 @@ def cache_dir(data_dir: Path) -> Path:
 
 # --------------------------------------------------------------------------- generation
 
-#: how each offline set is made: dataset 2 (tutorial 03) from the detector response's energy-flow objects;
-#: dataset 3 (tutorial 04) still at particle level with the card's thresholds (its stored studies were measured so)
+#: how each offline set is made: both from the detector response's energy-flow objects, as the real sets were
 SHORT_SETUP = jet_generation.JetSetup()
-REFERENCE_SETUP = jet_generation.JetSetup(detector=False)
+REFERENCE_SETUP = jet_generation.JetSetup()
 
 def balanced_splits(sizes: dict[str, int], seed: int, data_dir: Path, workers: int | None,
                     progress: bool, setup: jet_generation.JetSetup = jet_generation.JetSetup()) -> dict[str, dict[str, np.ndarray]]:
@@ -144,7 +143,7 @@ def fetch_short(data_dir: Path, source: str = "auto", force: bool = False, scale
                 progress: bool = True, mirror: str | None = None) -> dict:
     """Make ``data_dir/toptagging-short`` (dataset 2) and return its provenance record; a class ``mirror``
     (default: ``$COURSE_DATA_MIRROR``) is tried before ``urls``."""
-    return _fetch_jets(Path(data_dir) / SHORT_FOLDER, short_file_names(), source, force, scale, "short",
+    return _fetch_jets(Path(data_dir) / SHORT_FOLDER, short_file_names(), source, force, scale, "short", SHORT_SETUP,
                        download=fetching.zip_download(SHORT_FOLDER, urls, short_file_names(), read_short, progress, mirror),
                        generate=_generate_short(Path(data_dir), scale, seed, workers, progress))
 
@@ -281,20 +280,22 @@ def fetch_reference(data_dir: Path, source: str = "auto", force: bool = False, s
     """Make ``data_dir/top-tagging-reference`` (dataset 3) and return its provenance record; a class
     ``mirror`` (default: ``$COURSE_DATA_MIRROR``) is tried before Zenodo."""
     return _fetch_jets(Path(data_dir) / REFERENCE_FOLDER, reference_file_names(), source, force, scale, "reference",
+                       REFERENCE_SETUP,
                        download=_download_reference(url_pattern, progress, mirror),
                        generate=_generate_reference(Path(data_dir), scale, seed, workers, progress))
 
 
 def _fetch_jets(target: Path, names: list[str], source: str, force: bool, scale: str, kind: str,
-                download: fetching.Maker, generate: fetching.Maker) -> dict:
+                setup: jet_generation.JetSetup, download: fetching.Maker, generate: fetching.Maker) -> dict:
     """fetch_dataset for a jet dataset (``kind``: "short" or "reference"); an offline set made at another
-    scale, with other sizes or by another generator version is remade."""
+    scale, with other sizes, by another generator version or with(out) the detector response is remade."""
     if scale not in SCALES:
         raise ValueError(f"scale must be one of {tuple(SCALES)}, not {scale!r}")
     if fetching.is_complete(target, names) and not force:
         record = read_provenance(target)
         force = record.get("source") == "offline" and (record.get("scale") != scale
                                                        or record.get("sizes") != SCALES[scale][kind]
-                                                       or record.get("version") != jet_generation.GENERATOR_VERSION)
+                                                       or record.get("version") != jet_generation.GENERATOR_VERSION
+                                                       or record.get("detector", False) != setup.detector)
     return fetching.fetch_dataset(target, names, source, force, download=download, generate=generate,
                                   fallback="generating jets with Pythia 8 + FastJet")
