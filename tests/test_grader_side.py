@@ -251,6 +251,45 @@ def test_what_an_instrument_recorded_cannot_be_rewritten_by_the_code_under_test(
         assert "changed what the DeterministicAmplitudeNet it was given recorded" in outcome.message, outcome
 
 
+KNOWN_TAGGER_CHECK = """
+from course_utils.gradecells.instruments import KnownTagger
+tagger = KnownTagger()
+x = torch.rand(6, 1, 2, 2)
+look(tagger, x)
+assert torch.equal(torch.cat(tagger.seen), x[:, 0, 0, 0]), "the tagger saw the first pixels"
+"""
+
+
+@pytest.mark.parametrize("body, passes", [
+    ("    tagger(x)\n", True),
+    ("    tagger(x)\n    tagger.seen[0].mul_(1.0)\n", True),
+    ("    tagger(x)\n    tagger.seen[0].add_(1.0)\n", False),
+    ("    tagger(x)\n    tagger.seen[0][0] = -1.0\n", False),
+])
+def test_a_recorded_tensor_changed_in_place_is_seen(body, passes):
+    """An entry of a record (a tensor) edited in place after the instrument recorded it marks the record as
+    changed; leaving its values as they were does not."""
+    outcome = run_check(KNOWN_TAGGER_CHECK, student(f"import torch\ndef look(tagger, x):\n{body}"), IMPORTS)
+    if passes:
+        assert outcome.passed, outcome
+    else:
+        assert not outcome.passed and "changed what the KnownTagger it was given recorded" in outcome.message, outcome
+
+
+def test_record_fingerprints_cover_tensors_arrays_tuples_and_half_precision():
+    from course_utils.gradecells.instruments import Record
+
+    record = Record()
+    for entry in (torch.ones(3), np.zeros(2), (4, True), torch.ones(2, dtype=torch.bfloat16), 7):
+        record.append(entry)
+    assert not record.is_changed()
+    record[3].add_(1)
+    assert record.is_changed()
+    other = Record([np.arange(3.0)])
+    other[0][1] = 5.0
+    assert other.is_changed()
+
+
 # -- through a real kernel ------------------------------------------------------------------------------
 def test_a_check_runs_against_a_real_kernel():
     from jupyter_client.manager import AsyncKernelManager

@@ -16,20 +16,37 @@ import torch
 from torch import nn
 
 
+def _fingerprint(item: object) -> object:
+    """What an entry holds, so that a change in place (a tensor or array edited after it was recorded) is seen."""
+    if isinstance(item, torch.Tensor):
+        item = item.detach().cpu()
+        item = (item if item.dtype.is_floating_point and item.element_size() >= 4 or not item.dtype.is_floating_point
+                else item.double()).numpy()
+    if isinstance(item, np.ndarray):
+        return (item.dtype.str, item.shape, hash(np.ascontiguousarray(item).tobytes()))
+    if isinstance(item, (tuple, list)):
+        return tuple(_fingerprint(part) for part in item)
+    return repr(item)
+
+
 class Record(list):
-    """A list the instrument appends to; any other change marks it as changed (:meth:`is_changed`)."""
+    """A list the instrument appends to; any other change, also to an entry in place, marks it as changed
+    (:meth:`is_changed`)."""
 
     def __init__(self, items: Iterable = ()):
         again = hasattr(self, "_length")  # a record started over by hand
         super().__init__(items)
         self.changed, self._length = again, len(self)
+        self._fingerprints = [_fingerprint(item) for item in self]
 
     def append(self, item: object) -> None:
         super().append(item)
         self._length += 1
+        self._fingerprints.append(_fingerprint(item))
 
     def is_changed(self) -> bool:
-        return self.changed or len(self) != self._length
+        return (self.changed or len(self) != self._length
+                or [_fingerprint(item) for item in list.__iter__(self)] != self._fingerprints)
 
 
 def _marks_change(name: str):
