@@ -290,6 +290,51 @@ def test_record_fingerprints_cover_tensors_arrays_tuples_and_half_precision():
     assert other.is_changed()
 
 
+LYING_REQUIRES_GRAD = """
+import torch
+from torch import nn
+class _Always:
+    def __get__(self, obj, owner=None):
+        return True if obj is not None else self
+    def __set__(self, obj, value):
+        torch._C.TensorBase.__dict__["requires_grad"].__set__(obj, value)
+def freeze(layer):
+    for p in layer.parameters():
+        p.requires_grad_(False)
+    nn.Parameter.requires_grad = _Always()
+    torch.Tensor.requires_grad = _Always()
+def constant():
+    return torch.ones(3)
+"""
+
+
+def test_a_property_that_lies_about_requires_grad_is_not_believed():
+    """Student code that switches off a layer's gradients and then makes ``requires_grad`` answer True (a
+    property on ``nn.Parameter`` and ``torch.Tensor``) is seen: the probe server reads the flag at the C level.
+    (A kernel of its own: the lie is global to the process it is told in.)"""
+    from jupyter_client.manager import AsyncKernelManager
+    from jupyter_core.utils import run_sync
+
+    km = AsyncKernelManager(kernel_name="python3")
+    run_sync(km.start_kernel)()
+    client = km.client()
+    client.start_channels()
+    try:
+        run_sync(client.wait_for_ready)(timeout=60)
+        reply = run_sync(client.execute_interactive)(LYING_REQUIRES_GRAD, timeout=60, output_hook=lambda msg: None)
+        assert reply["content"]["status"] == "ok", reply["content"]
+        channel = KernelChannel(client)
+        check = ("layer = nn.Linear(3, 2)\nfreeze(layer)\n"
+                 "assert all(p.requires_grad for p in layer.parameters()), 'requires_grad was switched off'\n")
+        outcome = run_check(check, channel, IMPORTS, seconds=60)
+        assert (outcome.passed, outcome.message) == (False, "requires_grad was switched off"), outcome
+        returned = run_check("assert not constant().requires_grad, 'no gradient'", channel, IMPORTS, seconds=60)
+        assert returned.passed, returned
+    finally:
+        client.stop_channels()
+        run_sync(km.shutdown_kernel)(now=True)
+
+
 # -- through a real kernel ------------------------------------------------------------------------------
 def test_a_check_runs_against_a_real_kernel():
     from jupyter_client.manager import AsyncKernelManager

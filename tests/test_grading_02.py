@@ -140,6 +140,9 @@ WRONG = {
         "minibatch_loss", "    return F.log_softmax(logits, dim=-1)",
         "    with torch.no_grad():\n        logits -= logits.max(dim=-1, keepdim=True).values\n    return F.log_softmax(logits, dim=-1)"),
     "log_categ as a Python float": ("minibatch_loss", GATHER, GATHER + ".item()"),
+    "logits shifted by one maximum for the whole batch": (
+        "minibatch_loss", "    return F.log_softmax(logits, dim=-1)",
+        "    shifted = logits - logits.max()\n    return (shifted - shifted.exp().sum(dim=-1, keepdim=True).log())"),
     "2^M formed literally": ("minibatch_loss", BLUNDELL, "weight = 2.0 ** (n_batches - batch_index) / (2.0**n_batches - 1)"),
     "blundell counted from 0": ("minibatch_loss", BLUNDELL, "weight = 2.0 ** -(batch_index - 1) / (1.0 - 2.0 ** -n_batches)"),
     "blundell normalised by 2^M": ("minibatch_loss", BLUNDELL, "weight = 2.0 ** -batch_index"),
@@ -149,6 +152,9 @@ WRONG = {
     "likelihood added": ("minibatch_loss", "(log_q - log_p) - log_likelihood", "(log_q - log_p) + log_likelihood"),
     "unknown schedule accepted": ("minibatch_loss", 'raise ValueError(f"unknown schedule {schedule!r}: use \'uniform\' or \'blundell\'")',
                                   "weight = 1.0 / n_batches"),
+    "only one unknown schedule refused": (
+        "minibatch_loss", 'raise ValueError(f"unknown schedule {schedule!r}: use \'uniform\' or \'blundell\'")',
+        'if schedule == "exponential":\n            raise ValueError(schedule)\n        weight = 1.0 / n_batches'),
     "the loss as a Python float": ("minibatch_loss", LOSS_RETURN, "return float(weight * (log_q - log_p) - log_likelihood)"),
     "log p detached in the loss": ("minibatch_loss", "(log_q - log_p)", "(log_q - log_p.detach())"),
     # Exercise 5: Monte Carlo predictions
@@ -232,14 +238,16 @@ REQUIREMENTS = {
     "minibatch_loss": [
         ("log_categ: the sum over the batch of log softmax(logits)[label], a 0-dim tensor", "test_log_categ",
          ["log_categ averaged, not summed", "softmax over the batch", "log_categ as a Python float"]),
-        ("log_categ stable for large logits", "test_log_categ", ["the log of a softmax"]),
+        ("log_categ stable for large logits", "test_log_categ",
+         ["the log of a softmax", "logits shifted by one maximum for the whole batch"]),
         ("log_categ for any N >= 1", "test_log_categ", ["squeezed logits break a batch of one"]),
         ("log_categ leaves the caller's logits unchanged", "test_log_categ", ["logits shifted in place for stability"]),
         ("uniform: pi_i = 1/M; pi_i (log q - log p) - log likelihood; uniform by default", "test_minibatch_loss",
          ["complexity cost not split", "likelihood added", "blundell by default"]),
         ("blundell: pi_i = 2^(M-i) / (2^M - 1), i from 1 to M, every M >= 1, no overflow at M = 2000", "test_minibatch_loss",
          ["2^M formed literally", "blundell counted from 0", "blundell normalised by 2^M", "blundell normalised by 2^(M+1) - 1"]),
-        ("an unknown schedule raises ValueError", "test_minibatch_loss_rules", ["unknown schedule accepted"]),
+        ("an unknown schedule raises ValueError", "test_minibatch_loss_rules",
+         ["unknown schedule accepted", "only one unknown schedule refused"]),
         ("the loss is a 0-dim tensor differentiable in each term", "test_minibatch_loss_rules",
          ["the loss as a Python float", "log p detached in the loss"]),
     ],

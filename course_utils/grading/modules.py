@@ -14,6 +14,9 @@ from torch import nn
 
 from . import wire
 
+#: a tensor's own autograd flag, read at the C level: a property set on ``nn.Parameter`` cannot answer for it
+_requires_grad = torch._C.TensorBase.__dict__["requires_grad"].__get__
+
 #: ``torch.nn`` classes the grader may pass by value, with how each is built from its spec's ``init`` list
 BUILDERS = {
     "Linear": lambda i: nn.Linear(int(i[0]), int(i[1]), bias=bool(i[2])),
@@ -45,7 +48,7 @@ def module_state(module: nn.Module) -> wire.ModuleState:
         state.tensors[key] = _numpy(tensor.detach())
     state.training = [m.training for m in module.modules()]
     for key, parameter in module.named_parameters():
-        state.requires_grad[key] = bool(parameter.requires_grad)
+        state.requires_grad[key] = bool(_requires_grad(parameter))
         state.grads[key] = None if parameter.grad is None else _numpy(parameter.grad.detach())
     recorder = getattr(module, "probe_record", None)
     state.record = _arrays_as_values(recorder()) if callable(recorder) else {}

@@ -22,7 +22,7 @@ from torch import nn
 
 from ...gradecells import draws, gradients, layers, loops, sampling, training
 from .. import wire
-from ..modules import _numpy, build_module, load_module_state, module_state
+from ..modules import _numpy, _requires_grad, build_module, load_module_state, module_state
 
 #: the MIME type of an answer to :func:`serve`
 MIME = "text/x-course-probe"
@@ -31,6 +31,10 @@ MAX_ITEMS = 10_000
 MAX_PRINTED = 100_000
 #: the comm target of :func:`listen`
 COMM_TARGET = "course-probe"
+#: autograd's state read at the C level, taken when the server is imported (before any student cell runs), as
+#: tensors' ``requires_grad`` is (``modules._requires_grad``): a replaced ``torch.is_grad_enabled`` cannot answer
+_grad_enabled = torch._C.is_grad_enabled
+
 
 class ProbeServer:
     """Handles and mirrors of one grading kernel, over the notebook's namespace ``namespace``."""
@@ -53,7 +57,7 @@ class ProbeServer:
         if isinstance(value, torch.Tensor):
             if value.dtype.is_complex or value.is_sparse or value.device.type == "meta":
                 return self._handle(value)
-            return wire.ArrayValue(_numpy(value), tensor=True, requires_grad=bool(value.requires_grad))
+            return wire.ArrayValue(_numpy(value), tensor=True, requires_grad=bool(_requires_grad(value)))
         if kind is np.ndarray and value.dtype.kind in wire.NUMERIC_KINDS and value.dtype.fields is None:
             return wire.ArrayValue(np.array(value), tensor=False)
         if depth < wire.MAX_DEPTH and isinstance(value, (list, tuple)):  # a named tuple or torch.Size: a tuple
@@ -160,7 +164,7 @@ class ProbeServer:
                 if hasattr(module, flag):
                     value = getattr(module, flag)
                     values[f"{name or '<model>'}.{flag}"] = value if type(value) in (bool, int, float, str) else repr(value)
-        requires_grad = {name: bool(p.requires_grad) for name, p in model.named_parameters()}
+        requires_grad = {name: bool(_requires_grad(p)) for name, p in model.named_parameters()}
         return {"training": training, "requires_grad": requires_grad, "flags": values}
 
     def _call(self, op: str, request: dict) -> dict:
@@ -186,7 +190,7 @@ class ProbeServer:
         attached = [self.plain(getattr(self.handles[number], name)) for number, name in request.get("attached", [])]
         return {"result": self.plain(result), "arrays_after": changed, "attached": attached,
                 "mirrors": {number: module_state(module) for number, module in self.mirrors.items()},
-                "grad_enabled": torch.is_grad_enabled(), "default_dtype": str(torch.get_default_dtype())}
+                "grad_enabled": _grad_enabled(), "default_dtype": str(torch.get_default_dtype())}
 
 
 def seed_everything(seed: int) -> None:
