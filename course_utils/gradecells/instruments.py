@@ -20,8 +20,9 @@ def _fingerprint(item: object) -> object:
     """What an entry holds, so that a change in place (a tensor or array edited after it was recorded) is seen."""
     if isinstance(item, torch.Tensor):
         item = item.detach().cpu()
-        item = (item if item.dtype.is_floating_point and item.element_size() >= 4 or not item.dtype.is_floating_point
-                else item.double()).numpy()
+        if item.is_floating_point() and item.element_size() < 4:  # half precision has no NumPy twin (bfloat16)
+            item = item.double()
+        item = item.numpy()
     if isinstance(item, np.ndarray):
         return (item.dtype.str, item.shape, hash(np.ascontiguousarray(item).tobytes()))
     if isinstance(item, (tuple, list)):
