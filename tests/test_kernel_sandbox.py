@@ -190,9 +190,30 @@ def test_the_kernel_sees_only_its_submission_the_data_and_python(kernel, places)
         str(places["data"].resolve())
 
 
+def test_the_graders_side_of_the_package_is_not_there(kernel):
+    """The kernel imports the notebooks' layers and the probe server; the instructor's tools and the grader's
+    checks (which run as the grader) are empty folders in the sandbox."""
+    import course_utils.grading.grader_side as grader_side
+    import course_utils.grading.student_side.probe_server as probe_server
+
+    for module in (kernel_sandbox, grader_side):
+        assert Path(module.__file__).is_file()
+        assert not kernel.value(f"__import__('os').path.exists({module.__file__!r})"), module.__name__
+    for folder in kernel_sandbox.grader_only_folders():
+        assert kernel.value(f"__import__('os').listdir({str(folder)!r})") == []
+    _, error = kernel.run("import course_utils.instructor.sandbox.kernel_sandbox")
+    assert "ModuleNotFoundError" in error, error
+    assert kernel.value(f"__import__('os').path.exists({probe_server.__file__!r})")
+    printed, error = kernel.run("import course_utils.gradecells.instruments, course_utils.grading.student_side.probe_server;"
+                                " print('imported')")
+    assert printed.strip() == "imported" and not error, error
+
+
 @pytest.mark.parametrize("where", ["data", "package", "python", "submission file"])
 def test_what_the_kernel_sees_is_read_only(kernel, places, where):
-    target = {"data": places["data"] / "events.npy", "package": Path(kernel_sandbox.__file__),
+    import course_utils.gradecells as gradecells
+
+    target = {"data": places["data"] / "events.npy", "package": Path(gradecells.__file__),
               "python": Path(sys.prefix) / "pyvenv.cfg", "submission file": Path(WORKDIR) / "notes.csv"}[where]
     _, error = kernel.run(f"open({str(target)!r}, 'a').write('x')")
     assert "Read-only file system" in error or "Permission denied" in error, error

@@ -33,8 +33,8 @@ from jupyter_client.manager import AsyncKernelManager
 from traitlets import CaselessStrEnum, Integer, Unicode
 
 from .kernel_sandbox import (WORKDIR, KernelCgroup, Limits, clear_keyrings, detect_isolation, font_cache,
-                             kernel_environment, kernel_user, launcher_command, notebook_view, process_tree,
-                             sandbox_command, sandbox_memory, socket_folder, write_identity)
+                             grader_only_folders, kernel_environment, kernel_user, launcher_command, notebook_view,
+                             process_tree, sandbox_command, sandbox_memory, socket_folder, write_identity)
 
 
 #: the kernel imports nothing from its working folder, where student code can write files (and leaves no name)
@@ -108,7 +108,8 @@ class SandboxedKernelManager(AsyncKernelManager):
         data_dir = self._data_dir()
         kernel_cmd = sandbox_command(kernel_cmd, isolation, limits, read_only=notebook_view(data_dir),
                                      run_dir=run_dir, submission=Path(submission) if submission else None,
-                                     etc_dir=self._folder / "etc", uid=uid, gid=gid, fonts=font_cache())
+                                     etc_dir=self._folder / "etc", uid=uid, gid=gid, fonts=font_cache(),
+                                     hidden=grader_only_folders())
         self._memory_cap = limits.memory_mb * 1024**2
         self.kill_reason = ""
         if self.memory_guard != "watchdog":

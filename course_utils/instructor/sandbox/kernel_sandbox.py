@@ -54,6 +54,9 @@ PASSED_VARIABLES = ("PYTHONHASHSEED", "MPLBACKEND", "COURSE_SCALE", "COURSE_THRE
 DEFAULT_KERNEL_MEMORY_MB = 4096
 #: the course_utils package (what the notebooks import)
 PACKAGE_DIR = Path(__file__).resolve().parents[2]
+#: the parts of the package that run only as the grader (the instructor's tools, the grader's side of the
+#: grading): a kernel never imports them, so inside the sandbox each is an empty folder
+GRADER_ONLY = ("instructor", "grading/grader_side")
 
 
 def kernel_memory_mb() -> int:
@@ -207,6 +210,12 @@ def notebook_view(data_dir: Path | None) -> tuple[Path, ...]:
     return tuple(paths)
 
 
+def grader_only_folders(package: Path = PACKAGE_DIR) -> tuple[Path, ...]:
+    """The folders of ``GRADER_ONLY`` in ``package``, under every spelling of its path (as imported and resolved)."""
+    forms = dict.fromkeys((Path(os.path.abspath(package)), package.resolve()))
+    return tuple(form / part for form in forms for part in GRADER_ONLY if (form / part).is_dir())
+
+
 def kernel_environment(base: dict[str, str], data_dir: Path | None, user: str) -> dict[str, str]:
     """The kernel's whole environment: a few variables of ``base`` that change what notebooks print
     (hash seed, plotting backend, scale, threads), and the sandbox's own paths."""
@@ -294,10 +303,11 @@ def _bind_readable(mounts: _Mounts, path: Path) -> None:
 
 def sandbox_command(command: list[str], isolation: Isolation, limits: Limits, *, read_only: tuple[Path, ...],
                     run_dir: Path | None, submission: Path | None, etc_dir: Path | None, uid: int, gid: int,
-                    fonts: Path | None = None) -> list[str]:
+                    fonts: Path | None = None, hidden: tuple[Path, ...] = ()) -> list[str]:
     """``command`` wrapped in bubblewrap, ``prlimit`` and (as root) ``setpriv`` to ``uid``/``gid``.
 
-    ``read_only``: folders bound read-only at their own paths; ``run_dir``: the kernel's socket folder,
+    ``read_only``: folders bound read-only at their own paths; ``hidden``: folders below them that the kernel
+    sees empty (an empty read-only file system over each); ``run_dir``: the kernel's socket folder,
     writable, at its own path; ``submission``: a folder whose files and subfolders (not its links)
     appear read-only in the working folder, its notebooks left out; ``etc_dir``: ``passwd`` and ``group`` for ``/etc``;
     ``fonts``: matplotlib's font list, read-only in MPLCONFIGDIR.
@@ -330,6 +340,10 @@ def sandbox_command(command: list[str], isolation: Isolation, limits: Limits, *,
             mounts.add("--ro-bind", str(etc_dir / name), f"/etc/{name}")
     for path in read_only:
         _bind_readable(mounts, path)
+    for folder in hidden:
+        if any(Path(folder).is_relative_to(path) for path in read_only):
+            mounts.made.update(str(parent) for parent in Path(folder).parents)  # they exist: bound above
+            mounts.add("--tmpfs", None, str(folder), perms="0555", size_mb=1)
     mounts.add("--tmpfs", None, WORKDIR, perms="1777", size_mb=limits.work_mb)
     if submission is not None:  # its files, but no notebook: the one being graded holds the hidden tests
         for entry in sorted(Path(submission).iterdir()):
