@@ -174,8 +174,12 @@ WRONG = {
     "no sigmoid": ("bayesconvnet2d", "self.out, nn.Sigmoid())", "self.out)"),
     "a ReLU on the logits before the sigmoid": ("bayesconvnet2d", "self.out, nn.Sigmoid())", "self.out, nn.ReLU(), nn.Sigmoid())"),
     "3x3 kernels": ("bayesconvnet2d", "5, padding=2)", "3, padding=1)"),
-    "flattened size fixed for 40x40 images": ("bayesconvnet2d", "VBLinear((img_sz // 4) ** 2, out_dim)", "VBLinear(100, out_dim)"),
-    "a plain nn.Linear output layer": ("bayesconvnet2d", "VBLinear((img_sz // 4) ** 2, out_dim)", "nn.Linear((img_sz // 4) ** 2, out_dim)"),
+    "flattened size fixed for 40x40 images": ("bayesconvnet2d", "VBLinear(ch * (img_sz // 4) ** 2, out_dim)", "VBLinear(ch * 100, out_dim)"),
+    "flattened size without the channels": ("bayesconvnet2d", "VBLinear(ch * (img_sz // 4) ** 2, out_dim)", "VBLinear(4 * (img_sz // 4) ** 2, out_dim)"),
+    "one output channel in the second convolution": (
+        "bayesconvnet2d", "BBBConv2d(ch, ch, 5, padding=2)\n        self.out = VBLinear(ch * (img_sz // 4) ** 2, out_dim)",
+        "BBBConv2d(ch, 1, 5, padding=2)\n        self.out = VBLinear((img_sz // 4) ** 2, out_dim)"),
+    "a plain nn.Linear output layer": ("bayesconvnet2d", "VBLinear(ch * (img_sz // 4) ** 2, out_dim)", "nn.Linear(ch * (img_sz // 4) ** 2, out_dim)"),
     "output squeezed to shape (N,)": ("bayesconvnet2d", "        return self.net(x)", "        return self.net(x).squeeze(-1)"),
     "output squeezed and unsqueezed (wrong for one jet and out_dim > 1)": (
         "bayesconvnet2d", "        return self.net(x)", "        return self.net(x).squeeze().unsqueeze(-1)"),
@@ -254,6 +258,10 @@ WRONG = {
     "std of all samples pooled": ("get_prediction", "samples.std(dim=0)", "samples.std().expand(samples.shape[1])"),
     "one-pass std in float32": (
         "get_prediction", SOLUTION_STATISTICS, ONE_PASS_STD.format("torch.sqrt((samples**2).mean(dim=0) - mean**2)")),
+    "one-pass std, except for models of the course's own instruments": (
+        "get_prediction", SOLUTION_STATISTICS,
+        "    if type(model).__module__.startswith('course_utils'):  # the grader's stand-ins\n    " + SOLUTION_STATISTICS
+        + ONE_PASS_STD.format("((samples**2).mean(dim=0) - mean**2).clamp(min=0).sqrt()")),
     "one-pass std in float32, clamped at zero": (
         "get_prediction", SOLUTION_STATISTICS,
         ONE_PASS_STD.format("torch.sqrt(((samples**2).mean(dim=0) - mean**2).clamp(min=0))")),
@@ -337,7 +345,8 @@ REQUIREMENTS = {
     "bayesconvnet2d": [
         ("the layers of the table, with in_ch, ch, out_dim and img_sz; every weight layer Bayesian",
          "test_bayesconvnet_structure",
-         ["3x3 kernels", "flattened size fixed for 40x40 images", "a plain nn.Linear output layer"]),
+         ["3x3 kernels", "flattened size fixed for 40x40 images", "flattened size without the channels",
+          "one output channel in the second convolution", "a plain nn.Linear output layer"]),
         ("output of shape (N, out_dim), probabilities, N = 1 included", "test_bayesconvnet_structure",
          ["no sigmoid", "output squeezed to shape (N,)", "output squeezed and unsqueezed (wrong for one jet and out_dim > 1)"]),
         ("the convolutions with their default prior and initial posterior", "test_bayesconvnet_structure",
@@ -399,7 +408,8 @@ REQUIREMENTS = {
          ["std over the jets instead of the samples", "variance instead of std", "jets in reverse order",
           "std averaged over the jets, the same for every jet", "std of all samples pooled"]),
         ("the std accurate for spreads down to 1e-4 next to outputs of order 1, 0 up to rounding (not NaN) for equal samples",
-         "test_get_prediction_statistics", ["one-pass std in float32", "one-pass std in float32, clamped at zero"]),
+         "test_get_prediction_statistics", ["one-pass std in float32", "one-pass std in float32, clamped at zero",
+                                            "one-pass std, except for models of the course's own instruments"]),
         ("calls on batches of batch_size jets (the last may be shorter), either loop outer: exactly n_monte samples per jet",
          "test_get_prediction_statistics",
          ["all jets at once, batch_size ignored", "torch.chunk instead of batches of batch_size", "one jet at a time",
@@ -560,8 +570,8 @@ class BayesConvNet2D(nn.Module):
         self.training_size = training_size
         self.conv1 = BBBConv2d(in_ch, ch, kernel_size=5, padding=2)
         self.pool = nn.MaxPool2d(kernel_size=2)
-        self.conv2 = BBBConv2d(ch, 1, kernel_size=(5, 5), padding=2)
-        self.out = VBLinear(img_sz * img_sz // 16, out_dim)
+        self.conv2 = BBBConv2d(ch, ch, kernel_size=(5, 5), padding=2)
+        self.out = VBLinear(ch * img_sz * img_sz // 16, out_dim)
 
     def forward(self, x):
         x = self.pool(F.relu(self.conv1(x)))
@@ -578,8 +588,8 @@ class BayesConvNet2D(nn.Module):
         self.training_size = training_size
         # pooling before the ReLU: max-pooling and ReLU commute
         self.features = nn.ModuleList([BBBConv2d(in_ch, ch, 5, padding=2), nn.MaxPool2d(2), nn.ReLU(),
-                                       BBBConv2d(ch, 1, 5, padding=2), nn.MaxPool2d(2), nn.Flatten()])
-        self.head = VBLinear((img_sz // 4) ** 2, out_dim)
+                                       BBBConv2d(ch, ch, 5, padding=2), nn.MaxPool2d(2), nn.Flatten()])
+        self.head = VBLinear(ch * (img_sz // 4) ** 2, out_dim)
 
     def forward(self, x):
         for layer in self.features:
@@ -595,8 +605,8 @@ class BayesConvNet2D(nn.Module):
         super().__init__()
         self.training_size = training_size
         self.conv1 = BBBConv2d(in_ch, ch, 5, padding=2)
-        self.conv2 = BBBConv2d(ch, 1, 5, padding=2)
-        self.out = VBLinear((img_sz // 4) ** 2, out_dim)
+        self.conv2 = BBBConv2d(ch, ch, 5, padding=2)
+        self.out = VBLinear(ch * (img_sz // 4) ** 2, out_dim)
 
     def forward(self, x):
         # a throw-away Sequential, not stored: slower, but the model's modules stay as built
@@ -745,8 +755,8 @@ class BayesConvNet2D(nn.Module):
         self.training_size = training_size
         self.layers = nn.Sequential(
             BBBConv2d(in_ch, ch, 5, padding=2), nn.ReLU(), nn.MaxPool2d(2),
-            BBBConv2d(ch, 1, 5, padding=2), nn.MaxPool2d(2), nn.Flatten(),
-            VBLinear(img_sz * img_sz // 16, out_dim), nn.Sigmoid())
+            BBBConv2d(ch, ch, 5, padding=2), nn.MaxPool2d(2), nn.Flatten(),
+            VBLinear(ch * img_sz * img_sz // 16, out_dim), nn.Sigmoid())
 
     def forward(self, x):
         return self.layers(x)
@@ -844,7 +854,7 @@ ALTERNATIVES = {
     "NumPy with ddof=1 under inference_mode": ("get_prediction", NUMPY_INFERENCE_MODE),
     "zero-filled parameters, None biases as attributes, one KL_DIV over the concatenated parameters":
         ("bbbconv2d", ZEROS_CONCATENATED_KL),
-    "an nn.Sequential in __init__, VBLinear(img_sz * img_sz // 16, ...)": ("bayesconvnet2d", SEQUENTIAL_IN_INIT),
+    "an nn.Sequential in __init__, VBLinear(ch * img_sz * img_sz // 16, ...)": ("bayesconvnet2d", SEQUENTIAL_IN_INIT),
     "a clamped BCE by hand, NumPy means, torch.set_grad_enabled(False) as a context": ("train_epoch", CLAMPED_BCE_SET_GRAD),
     "torch.std_mean without Bessel's correction": ("get_prediction", STD_MEAN),
     "Welford's running variance in float64": ("get_prediction", WELFORD_FLOAT64),

@@ -42,7 +42,7 @@ REFERENCE_MIRROR_FILES = tuple(f"{REFERENCE_FOLDER}/{split}.h5" for split in SPL
 N_CONSTITUENTS = 200
 REFERENCE_TTV = {"train": 0, "test": 1, "val": 2}  # the reference dataset's split labels
 SCALES = {
-    "ci": {"short": {"train": 2000, "val": 500, "test": 10000}, "reference": {"train": 6000, "val": 1000, "test": 4000}},
+    "ci": {"short": {"train": 8000, "val": 500, "test": 10000}, "reference": {"train": 6000, "val": 1000, "test": 4000}},
     "full": {"short": {"train": 30000, "val": 30000, "test": 30000},
              "reference": {"train": 60000, "val": 20000, "test": 20000}},
 }
