@@ -175,7 +175,7 @@ WRONG = {
     "a ReLU on the logits before the sigmoid": ("bayesconvnet2d", "self.out, nn.Sigmoid())", "self.out, nn.ReLU(), nn.Sigmoid())"),
     "3x3 kernels": ("bayesconvnet2d", "5, padding=2)", "3, padding=1)"),
     "flattened size fixed for 40x40 images": ("bayesconvnet2d", "VBLinear(ch * (img_sz // 4) ** 2, out_dim)", "VBLinear(ch * 100, out_dim)"),
-    "flattened size without the channels": ("bayesconvnet2d", "VBLinear(ch * (img_sz // 4) ** 2, out_dim)", "VBLinear(4 * (img_sz // 4) ** 2, out_dim)"),
+    "flattened size for 4 channels only": ("bayesconvnet2d", "VBLinear(ch * (img_sz // 4) ** 2, out_dim)", "VBLinear(4 * (img_sz // 4) ** 2, out_dim)"),
     "one output channel in the second convolution": (
         "bayesconvnet2d", "BBBConv2d(ch, ch, 5, padding=2)\n        self.out = VBLinear(ch * (img_sz // 4) ** 2, out_dim)",
         "BBBConv2d(ch, 1, 5, padding=2)\n        self.out = VBLinear((img_sz // 4) ** 2, out_dim)"),
@@ -345,7 +345,7 @@ REQUIREMENTS = {
     "bayesconvnet2d": [
         ("the layers of the table, with in_ch, ch, out_dim and img_sz; every weight layer Bayesian",
          "test_bayesconvnet_structure",
-         ["3x3 kernels", "flattened size fixed for 40x40 images", "flattened size without the channels",
+         ["3x3 kernels", "flattened size fixed for 40x40 images", "flattened size for 4 channels only",
           "one output channel in the second convolution", "a plain nn.Linear output layer"]),
         ("output of shape (N, out_dim), probabilities, N = 1 included", "test_bayesconvnet_structure",
          ["no sigmoid", "output squeezed to shape (N,)", "output squeezed and unsqueezed (wrong for one jet and out_dim > 1)"]),
