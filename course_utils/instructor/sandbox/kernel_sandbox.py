@@ -307,7 +307,7 @@ def sandbox_command(command: list[str], isolation: Isolation, limits: Limits, *,
     """``command`` wrapped in bubblewrap, ``prlimit`` and (as root) ``setpriv`` to ``uid``/``gid``.
 
     ``read_only``: folders bound read-only at their own paths; ``hidden``: folders below them that the kernel
-    sees empty (an empty read-only file system over each); ``run_dir``: the kernel's socket folder,
+    sees empty (an empty tmpfs of mode 0555 over each); ``run_dir``: the kernel's socket folder,
     writable, at its own path; ``submission``: a folder whose files and subfolders (not its links)
     appear read-only in the working folder, its notebooks left out; ``etc_dir``: ``passwd`` and ``group`` for ``/etc``;
     ``fonts``: matplotlib's font list, read-only in MPLCONFIGDIR.
