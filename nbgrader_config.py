@@ -71,7 +71,10 @@ except ImportError:
 try:
     from course_utils.instructor.feedback_math import MathToMathML
     from course_utils.instructor.sandbox.feedback_filter import FilterFeedback
+    from course_utils.instructor.sandbox.inert_html import InertStudentContent
     c.GenerateFeedback.preprocessors = [GetGrades, FilterFeedback, MathToMathML, CSSHTMLHeaderPreprocessor]
+    # feedback pages and the formgrader's views render student notebooks: nothing in them may run in a browser
+    c.HTMLExporter.preprocessors = [InertStudentContent]
 except ImportError:
     c.GenerateFeedback.preprocessors = [GetGrades, ClearHiddenTests, CSSHTMLHeaderPreprocessor]
 

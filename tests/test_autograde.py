@@ -247,6 +247,20 @@ def gradebook_rows(course, assignment, students):
     return sorted(rows, key=repr)
 
 
+def test_nothing_a_student_wrote_runs_in_their_feedback_page(hardened):
+    """xavier's output (HTML, JavaScript and SVG with scripts) and raw HTML in a markdown cell show as text in the
+    feedback page: no script, event attribute, style sheet or javascript: link of theirs is left in it."""
+    assignment, course, _, cell_grades, _, _ = hardened
+    page = (course / "grading" / "feedback" / "xavier" / assignment / f"{assignment}.html").read_text()
+    assert "xss-" in page, "the feedback shows xavier's cells"
+    active = [pattern for pattern in (r"<script[^>]*>[^<]*xss-", r"<[a-z]+[^>]*\sonerror\s*=", r"href=[\"']?javascript:",
+                                      r"<style[^>]*>[^<]*\.score", r"<svg[^>]*>\s*<script")
+              if re.search(pattern, page, flags=re.IGNORECASE)]
+    assert not active, f"xavier's feedback page holds active content: {active}"
+    assert "&lt;script&gt;document.title = 'xss-md'" in page or "&lt;script>document.title = 'xss-md'" in page
+    assert all(score == points for score, points in cell_grades["xavier"].values())
+
+
 def feedback_content(course, assignment, student):
     """The feedback page's text (tags, timestamps and printed durations removed) and its images."""
     page = (course / "grading" / "feedback" / student / assignment / f"{assignment}.html").read_text()

@@ -5,7 +5,7 @@ import nbformat
 
 import codecs
 
-from course_utils.instructor.sandbox.feedback_filter import (HIDDEN_NOTE, MESSAGE_LIMIT, REDACTED, WITHHELD,
+from course_utils.instructor.sandbox.feedback_filter import (HIDDEN_NOTE, MESSAGE_LIMIT, REDACTED, VALUE_NOTE, WITHHELD,
                                                              filter_feedback, from_the_tests, redact, split_hidden)
 
 HIDDEN_LINE = "assert abs(kl - 3.2188758248682006) < 1e-6, 'the KL of the reference layer'"
@@ -140,3 +140,15 @@ def test_feedback_shows_no_cell_too_long_to_render():
     shown = [s for s in sources[3:-1] if not s.startswith("[this cell")]
     assert len(shown) == FEEDBACK_NOTEBOOK_SOURCE_LIMIT // FEEDBACK_SOURCE_LIMIT - 1  # "## my notes" took a share
     assert sources[-1] == split_hidden(GRADE)[0] and HIDDEN_LINE not in "".join(sources)  # a short cell still fits
+
+
+def test_a_message_in_a_cell_with_hidden_tests_shows_no_value_student_code_chose():
+    """A student's answer can spell out a hidden probe's inputs in the value a test's message formats (the KL
+    13690712.25 encodes the probe's 37 minibatches): feedback shows the message's own text, each value as …"""
+    cells = [grade_cell(SOURCE, error("AssertionError", "the KL of the reference layer is 13690712.25, expected 3.2")),
+             grade_cell("assert value == 2, f'answer() is {value}, not 2'",
+                        error("AssertionError", "answer() is 900007, not 2"))]
+    notebook = nbformat.v4.new_notebook(cells=cells)
+    filter_feedback(notebook)
+    assert [c.outputs[0]["evalue"] for c in notebook.cells] == [
+        f"the KL of the reference layer is {VALUE_NOTE}, expected 3.2", f"answer() is {VALUE_NOTE}, not 2"]

@@ -26,9 +26,10 @@ FORMULA = re.compile(
 
 
 def to_mathml(latex: str, display: bool) -> str | None:
-    """``latex`` as a MathML element, or None where the converter cannot read it."""
+    """``latex`` as a MathML element, or None where the converter cannot read it (a ``<`` escaped as ``&lt;``
+    by ``inert_html`` is read as ``<``)."""
     try:
-        return convert(latex.strip(), display="block" if display else "inline")
+        return convert(latex.strip().replace("&lt;", "<"), display="block" if display else "inline")
     except Exception:  # noqa: BLE001 - any formula it cannot parse stays LaTeX
         return None
 

@@ -199,6 +199,36 @@ def _old_schema(release, solution):
     return filled
 
 
+#: an object whose rich outputs would run script in a feedback page or the formgrader (no import needed), and a
+#: markdown cell with raw HTML doing the same; xavier's feedback must show them as text
+ACTIVE_OUTPUT = """class _Banner:
+    def _repr_html_(self):
+        return ("<script>document.title = 'xss-html'</script><img src=x onerror=\\"document.title = 'xss-img'\\">"
+                "<style>.score { display: none }</style>")
+
+    def _repr_javascript_(self):
+        return "document.title = 'xss-js';"
+
+    def _repr_svg_(self):
+        return "<svg xmlns='http://www.w3.org/2000/svg'><script>document.title = 'xss-svg'</script></svg>"
+
+
+_Banner()
+"""
+ACTIVE_MARKDOWN = ("All tests passed <script>document.title = 'xss-md'</script> <img src=x onerror=\"document.title = "
+                   "'xss-md-img'\"> [details](javascript:document.title='xss-link')")
+
+
+def _with_active_content(release, solution):
+    """Perfect answers, a code cell whose output is HTML, JavaScript and SVG with scripts, and a markdown cell
+    with raw HTML, after the first answer cell."""
+    filled = perfect(release, solution)
+    first = notebooks.solution_cells(filled)[notebooks.answer_ids(filled)[0]]
+    at = filled.cells.index(first) + 1
+    filled.cells[at:at] = [nbformat.v4.new_markdown_cell(ACTIVE_MARKDOWN), nbformat.v4.new_code_cell(ACTIVE_OUTPUT)]
+    return filled
+
+
 #: markdown cells uma adds (20 000: far above the most cells graded automatically, normalise.MAX_CELLS)
 MANY_CELLS = 20_000
 
@@ -224,6 +254,7 @@ HARDENING_CLASS: dict[str, tuple[str, Callable]] = {
              _pasted_test_cells),
     "pat": ("perfect answers, a test cell's nbgrader metadata of another schema_version", _old_schema),
     "uma": (f"perfect answers and {MANY_CELLS} markdown cells", _many_cells),
+    "xavier": ("perfect answers, an output and a markdown cell with scripts for the feedback page", _with_active_content),
     "alice,carol": ("a folder named with a comma (a notebook cut in half): not a student id", _truncated_json),
     "*": ("a folder named '*' (a glob; perfect answers): not a student id", perfect),
 }
@@ -250,6 +281,7 @@ def hardening_expectations(solution, by_the_grader: bool = True) -> dict[str, li
         "niaj": [],  # the original test cells are graded; the pasted copies run as its own code
         "pat": [],  # the release's metadata restored
         "uma": None,  # not run: flagged, 0 until graded by hand
+        "xavier": [],  # its scripts show as text in the feedback (instructor/sandbox/inert_html.py)
     }
 
 

@@ -5,9 +5,10 @@ Replaces nbgrader's ``ClearHiddenTests`` in ``generate_feedback`` (``nbgrader_co
 * a grade cell shows its visible part only (the hidden tests' region is cut out; a region whose end
   marker is missing is cut to the end of the cell), and of a grade cell with hidden tests only the
   error's type (a built-in exception's name, else "Error") and its message, when the message is one the
-  course's tests write: an assertion message of that cell or of ``course_utils.gradecells``, its
-  formatted values made of digits, signs and words of the cell's own messages only, at most
-  :data:`MESSAGE_LIMIT` characters. Any other message (raised by the student's code, which may quote
+  course's tests write: an assertion message of that cell or of ``course_utils.gradecells`` (its
+  formatted values made of digits, signs and words of the cell's own messages only), shown with each
+  formatted value as :data:`VALUE_NOTE` (student code that saw a hidden probe could spell it out in a value),
+  at most :data:`MESSAGE_LIMIT` characters. Any other message (raised by the student's code, which may quote
   the hidden tests in any encoding) is replaced by :data:`WITHHELD`;
 * every cell that ran after the first hidden test shows no output (a short note instead): student code
   may have captured the tests' sources by then and print them later;
@@ -120,9 +121,9 @@ def _words(text: str) -> set[str]:
     return set(re.findall(r"[A-Za-z_][A-Za-z0-9_]*", text))
 
 
-def from_the_tests(message: str, source: str) -> bool:
-    """True when ``message`` is an assertion message of the grade cell ``source`` or of the test helpers, with
-    formatted values made only of digits, signs and the words of the cell's own messages."""
+def matching_template(message: str, source: str) -> list[str | None] | None:
+    """The assertion message of the grade cell ``source`` or of the test helpers that ``message`` is, with
+    formatted values made only of digits, signs and the words of the cell's own messages; None if none is."""
     templates = message_templates(source)
     allowed = VALUE_WORDS | gradecells_words() | {w for t in templates for part in t if part for w in _words(part)}
     allowed |= {w for node in ast.walk(_tree(source)) if isinstance(node, ast.Constant) and isinstance(node.value, str)
@@ -131,8 +132,23 @@ def from_the_tests(message: str, source: str) -> bool:
         pattern = "".join(re.escape(part) if part is not None else "(.{0,200}?)" for part in template)
         match = re.fullmatch(pattern, message, flags=re.DOTALL)
         if match and all(_words(value) <= allowed for value in match.groups()):
-            return True
-    return False
+            return template
+    return None
+
+
+def from_the_tests(message: str, source: str) -> bool:
+    """True when ``message`` is an assertion message of the grade cell ``source`` or of the test helpers."""
+    return matching_template(message, source) is not None
+
+
+#: what a formatted value of a test's message shows in a cell with hidden tests or after them
+VALUE_NOTE = "…"
+
+
+def without_values(template: list[str | None]) -> str:
+    """A message's literal text, each formatted value shown as :data:`VALUE_NOTE`: in a cell with hidden tests or
+    after one, a value can come from student code that saw a hidden probe and would spell it out."""
+    return "".join(part if part is not None else VALUE_NOTE for part in template)
 
 
 def _tree(source: str) -> ast.AST:
@@ -151,8 +167,9 @@ def _summary(cell, hidden_lines: list[str]) -> list:
         name = "Error"
     message = str(errors[-1].get("evalue", ""))
     by_the_grader = name in ("KernelDied", "NotGraded") and _words(message) <= grader_words()
-    if message and not (by_the_grader or from_the_tests(message, cell.source)):
-        message = WITHHELD
+    if message and not by_the_grader:
+        template = matching_template(message, cell.source)
+        message = WITHHELD if template is None else without_values(template)
     message = redact(message, hidden_lines)
     return [nbformat.v4.new_output("error", ename=name, evalue=message, traceback=[f"{name}: {message}"])]
 
