@@ -232,6 +232,7 @@ SLIP = "    model(x)\n"
 @pytest.mark.parametrize("body, passes", [
     (HONEST_PASS, True),
     ("    import copy\n    spare = copy.deepcopy(model)\n    spare.grad_enabled.clear()\n" + HONEST_PASS, True),
+    ("    import copy\n    spare = copy.deepcopy(model)\n    spare(x)\n    model.grad_enabled.append(False)\n", False),
     (SLIP, False),
     (SLIP + "    model.grad_enabled[:] = [False]\n", False),
     (SLIP + "    model.grad_enabled.clear()\n    model.grad_enabled.append(False)\n", False),
@@ -279,12 +280,13 @@ def test_a_recorded_tensor_changed_in_place_is_seen(body, passes):
 def test_record_fingerprints_cover_tensors_arrays_tuples_and_half_precision():
     from course_utils.gradecells.instruments import Record
 
-    record = Record()
-    for entry in (torch.ones(3), np.zeros(2), (4, True), torch.ones(2, dtype=torch.bfloat16), 7):
-        record.append(entry)
+    record = Record([torch.ones(3), np.zeros(2), (4, True), torch.ones(2, dtype=torch.bfloat16), 7])
     assert not record.is_changed()
     record[3].add_(1)
     assert record.is_changed()
+    appended = Record([1])
+    appended.append(2)  # by code other than an instrument's: an answer forging what the model saw
+    assert appended.is_changed()
     other = Record([np.arange(3.0)])
     other[0][1] = 5.0
     assert other.is_changed()

@@ -146,6 +146,11 @@ ATTACKS = {
     "pickles through numpy": "a = np.load('x.npy', allow_pickle=True)",
     "pickles through joblib": "import joblib\nmodel = joblib.load('model.pkl')",
     "YAML objects": "import yaml\nconfig = yaml.load(text, Loader=yaml.Loader)",
+    "the probe server, patched through a helper": ("from course_utils.grading.student_side import probe_server as ps\n"
+                                                   "def install(where, f):\n    where.module_state = f\ninstall(ps, print)"),
+    "the test helpers, patched through a helper": ("from course_utils.gradecells import sampling\n"
+                                                   "def install(where, f):\n    where.layers_that_sample = f\n"
+                                                   "install(sampling, print)"),
 }
 
 

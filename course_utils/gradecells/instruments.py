@@ -9,11 +9,15 @@ by the code under test is seen, so a check can refuse a record it cannot trust.
 """
 from __future__ import annotations
 
+import sys
 from collections.abc import Iterable
 
 import numpy as np
 import torch
 from torch import nn
+
+
+_THIS_MODULE = globals()
 
 
 def _fingerprint(item: object) -> object:
@@ -31,8 +35,8 @@ def _fingerprint(item: object) -> object:
 
 
 class Record(list):
-    """A list the instrument appends to; any other change, also to an entry in place, marks it as changed
-    (:meth:`is_changed`)."""
+    """A list the instrument appends to; any other change, also to an entry in place or an entry appended by
+    code outside this module (an answer forging what the model saw), marks it as changed (:meth:`is_changed`)."""
 
     def __init__(self, items: Iterable = ()):
         again = hasattr(self, "_length")  # a record started over by hand
@@ -41,6 +45,8 @@ class Record(list):
         self._fingerprints = [_fingerprint(item) for item in self]
 
     def append(self, item: object) -> None:
+        if sys._getframe(1).f_globals is not _THIS_MODULE:  # only the instruments below append
+            self.changed = True
         super().append(item)
         self._length += 1
         self._fingerprints.append(_fingerprint(item))

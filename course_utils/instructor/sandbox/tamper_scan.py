@@ -43,6 +43,8 @@ FORBIDDEN_MODULES = {
     "site": "the interpreter's start-up", "atexit": "exit hooks", "faulthandler": "the interpreter",
     "tracemalloc": "tracing", "sysconfig": "the interpreter", "unittest": "mocking", "mock": "mocking",
     "pytest": "test machinery", "operator": "attribute access by name", "course_utils.instructor": "the grader",
+    "course_utils.grading": "the probe server that answers the grader's checks",
+    "course_utils.gradecells": "the course's test helpers",
     "ast": "rewriting code", "dis": "code objects", "tokenize": "rewriting code", "symtable": "code objects",
     "joblib": "running code from data", "yaml": "running code from data", "pkg_resources": "module loading",
     "importlib_metadata": "module loading", "cffi": "raw memory",
