@@ -364,6 +364,12 @@ def test_a_check_runs_against_a_real_kernel():
         assert channel.requests >= 4
         failing = run_check("assert double(torch.ones(1)).item() == 3.0, 'double(1) is 3?'", channel, IMPORTS, seconds=60)
         assert (failing.passed, failing.message) == (False, "double(1) is 3?")
+        # a notebook that made float64 its default: the check's probes are made in float64, as its own test cells
+        run("torch.set_default_dtype(torch.float64)")
+        wide = run_check("x = torch.randn(4, 3)\nassert x.dtype == torch.float64\nnet = Net()\n"
+                         "assert net(x).dtype == torch.float64", channel, IMPORTS, seconds=60)
+        assert wide.passed and torch.get_default_dtype() == torch.float32, wide
+        run("torch.set_default_dtype(torch.float32)")
         # patches beside the student's code: comparisons, a tracer (the check's comparisons are not there)
         run("import sys, numpy, torch\nsetattr(torch, 'equal', lambda *a, **k: True)\n"
             "setattr(numpy, 'allclose', lambda *a, **k: True)\nsys.settrace(lambda *a: None)\n"

@@ -68,13 +68,16 @@ class Session:
         self._synced: dict[tuple[int, str], torch.Tensor] = {}
 
     def reset(self) -> None:
-        """Forget every handle, mirror and attached tensor (each check starts clean)."""
+        """Forget every handle, mirror and attached tensor (each check starts clean), and take the student's
+        default dtype (a notebook that set float64 for itself gets probes made as its own test cells make them)."""
         self.mirrors.clear()
         self._mirror_numbers.clear()
         self._optimizers.clear()
         self.attached.clear()
         self._synced.clear()
-        self.request({"op": "reset"})
+        answer = self.request({"op": "reset"})
+        if isinstance(answer, dict) and answer.get("default_dtype") in DTYPES:
+            torch.set_default_dtype(DTYPES[answer["default_dtype"]])
 
     def request(self, payload: dict):
         answer = wire.loads(self.channel.exchange(wire.dumps(payload)))

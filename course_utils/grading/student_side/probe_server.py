@@ -133,7 +133,7 @@ class ProbeServer:
             self._numbers.clear()
             self.mirrors.clear()
             self.optimizers.clear()
-            return None
+            return {"default_dtype": str(torch.get_default_dtype())}
         if op == "resolve":
             if request["name"] not in self.namespace:
                 return wire.Failure("NameError", f"name {request['name']!r} is not defined in the notebook")
