@@ -152,3 +152,14 @@ def test_a_message_in_a_cell_with_hidden_tests_shows_no_value_student_code_chose
     filter_feedback(notebook)
     assert [c.outputs[0]["evalue"] for c in notebook.cells] == [
         f"the KL of the reference layer is {VALUE_NOTE}, expected 3.2", f"answer() is {VALUE_NOTE}, not 2"]
+
+
+def test_a_tests_own_hint_is_not_taken_for_hidden_code():
+    """A hidden test's message that names the line it would like to see (`with torch.no_grad():`, also a line of
+    the hidden tests) shows it: the message is the test's own text."""
+    source = ("### BEGIN HIDDEN TESTS\nwith torch.no_grad():\n    out = f()\n"
+              "assert ok, 'autograd was left on: restore it, e.g. with torch.no_grad():'\n### END HIDDEN TESTS\n")
+    notebook = nbformat.v4.new_notebook(cells=[grade_cell(source, error(
+        "AssertionError", "autograd was left on: restore it, e.g. with torch.no_grad():"))])
+    filter_feedback(notebook)
+    assert notebook.cells[0].outputs[0]["evalue"] == "autograd was left on: restore it, e.g. with torch.no_grad():"

@@ -204,12 +204,18 @@ def test_the_snapshot_holds_what_phase_one_and_the_replay_read(tmp_path, root):
     def broken_cells(release, solution):
         return nbformat.writes(perfect(release, solution)).replace('"cells": [', '"cells": [["not a cell"], ', 1)
 
+    def byte_order_mark(release, solution):  # as some editors save a file
+        return "\ufeff" + nbformat.writes(perfect(release, solution))
+
     makers = {"alice": perfect, "niaj": HARDENING_CLASS["niaj"][1], "pat": HARDENING_CLASS["pat"][1],
-              "zed": broken_cells}
+              "zed": broken_cells, "bom": byte_order_mark}
     snapshot = _snapshot(tmp_path, root, makers)
     alice = (snapshot.submission("alice") / f"{ASSIGNMENTS[0]}.ipynb").read_bytes()
     notes, refused = class_grading.normalise_submissions(snapshot, sorted(makers))
-    assert set(notes) == {"niaj", "pat"} and list(refused) == ["zed"]
+    assert class_grading.unreadable_notebook(snapshot.submission("bom"), [f"{ASSIGNMENTS[0]}.ipynb"]) == ""
+    assert set(notes) == {"niaj", "pat", "bom"} and list(refused) == ["zed"]
+    assert notes["bom"] == [f"{ASSIGNMENTS[0]}.ipynb: a byte order mark removed"]
+    assert not (snapshot.submission("bom") / f"{ASSIGNMENTS[0]}.ipynb").read_bytes().startswith(b"\xef\xbb\xbf")
     assert "could not be prepared" in refused["zed"]
     assert (snapshot.submission("alice") / f"{ASSIGNMENTS[0]}.ipynb").read_bytes() == alice
     release = notebooks.read(snapshot.release / f"{ASSIGNMENTS[0]}.ipynb")

@@ -32,6 +32,7 @@ manual grade; feedback is generated per student where the class's run fails.
 """
 from __future__ import annotations
 
+import codecs
 import json
 import os
 import re
@@ -142,6 +143,14 @@ def notebook_names(course_dir: Path, assignment: str) -> list[str]:
 MAX_NOTEBOOK_MB = 100
 
 
+def read_submitted(path: Path) -> tuple[nbformat.NotebookNode, bool]:
+    """A submitted notebook, and whether its file starts with a UTF-8 byte order mark (some editors write one;
+    JSON has none, so nbgrader would refuse the file)."""
+    data = path.read_bytes()
+    marked = data.startswith(codecs.BOM_UTF8)
+    return nbformat.reads(data.decode("utf-8-sig" if marked else "utf-8"), as_version=4), marked
+
+
 def unreadable_notebook(folder: Path, names: list[str]) -> str:
     """Why the submission in ``folder`` cannot be graded as a notebook, or "" when it can."""
     for name in names:
@@ -151,7 +160,7 @@ def unreadable_notebook(folder: Path, names: list[str]) -> str:
         if path.stat().st_size > MAX_NOTEBOOK_MB * 1024**2:
             return f"{name} is larger than {MAX_NOTEBOOK_MB} MB"
         try:
-            nbformat.read(str(path), as_version=4)  # schema slips are nbgrader's to judge; unreadable is not a notebook
+            read_submitted(path)  # schema slips are nbgrader's to judge; unreadable is not a notebook
         except Exception as error:  # the message says where the JSON breaks
             return f"{name} is not a valid notebook: {str(error).splitlines()[0][:200]}"
     return ""
@@ -196,8 +205,8 @@ def normalise_submissions(snapshot: RunSnapshot, students: list[str]) -> tuple[d
                     path = snapshot.submission(student) / name
                     if not path.is_file():
                         continue
-                    notebook = nbformat.read(str(path), as_version=4)
-                    changed = normalise_cells(notebook, release)
+                    notebook, marked = read_submitted(path)
+                    changed = normalise_cells(notebook, release) + (["a byte order mark removed"] if marked else [])
                     if changed:
                         nbformat.write(notebook, str(path))
                         notes.setdefault(student, []).extend(f"{name}: {note}" for note in changed)
