@@ -41,8 +41,9 @@ def build_module(spec: dict) -> nn.Module:
     return BUILDERS[name](spec["init"])
 
 
-def module_state(module: nn.Module) -> wire.ModuleState:
-    """``module``'s state as data."""
+def module_state(module: nn.Module, records_checked: bool = True) -> wire.ModuleState:
+    """``module``'s state as data; ``records_checked``: an instrument's record says whether anything but the
+    instrument changed it (in the student's process; the grader's own copies need no such look)."""
     state = wire.ModuleState()
     for key, tensor in module.state_dict(keep_vars=True).items():
         state.tensors[key] = _numpy(tensor.detach())
@@ -52,7 +53,7 @@ def module_state(module: nn.Module) -> wire.ModuleState:
         state.grads[key] = None if parameter.grad is None else _numpy(parameter.grad.detach())
     recorder = getattr(module, "probe_record", None)
     state.record = _arrays_as_values(recorder()) if callable(recorder) else {}
-    changed = getattr(module, "records_changed", None)
+    changed = getattr(module, "records_changed", None) if records_checked else None
     if callable(changed) and changed():
         state.record["changed"] = True
     return state

@@ -12,6 +12,7 @@ default dtype the call leaves behind come back, so checks of side effects see th
 from __future__ import annotations
 
 import numbers
+import weakref
 
 import numpy as np
 import torch
@@ -58,8 +59,11 @@ class Session:
 
     def __init__(self, channel):
         self.channel = channel
-        self.mirrors: dict[int, nn.Module] = {}
+        #: modules this check passed, while the check holds them: a module it no longer holds (a stand-in made
+        #: for one call) is neither sent nor synchronised again
+        self.mirrors: weakref.WeakValueDictionary[int, nn.Module] = weakref.WeakValueDictionary()
         self._mirror_numbers: dict[int, int] = {}
+        self._mirrors_passed = 0
         self._optimizers: dict[int, torch.optim.Optimizer] = {}
         #: tensors read from an attribute of a student object: (handle number, name) -> the grader's copies,
         #: and the value last synchronised; a check's in-place change is sent before the next request, and
@@ -143,7 +147,8 @@ class Session:
         number = self._mirror_numbers.get(id(module))
         if number is None or self.mirrors.get(number) is not module:
             module_spec(module)  # fails here for a module that cannot be passed
-            number = len(self.mirrors) + 1
+            self._mirrors_passed += 1
+            number = self._mirrors_passed
             self.mirrors[number] = module
             self._mirror_numbers[id(module)] = number
         return number
@@ -235,7 +240,7 @@ class Session:
         sent_args, sent_kwargs = self.send(list(args)), self.send(dict(kwargs))
         payload = {"op": op, "target": target_ref, "method": method, "args": sent_args, "kwargs": sent_kwargs,
                    "seed": int(torch.randint(0, 2**31 - 1, ()).item()), "grad": torch.is_grad_enabled(),
-                   "mirrors": {n: (module_spec(m), module_state(m)) for n, m in self.mirrors.items()},
+                   "mirrors": {n: (module_spec(m), module_state(m, records_checked=False)) for n, m in self.mirrors.items()},
                    "attached": [list(key) for key in self.attached], **extra}
         answer = self.request(payload)
         if not isinstance(answer, dict) or not {"result", "mirrors", "arrays_after", "grad_enabled", "attached"} <= set(answer):

@@ -168,6 +168,8 @@ class ProbeServer:
         return {"training": training, "requires_grad": requires_grad, "flags": values}
 
     def _call(self, op: str, request: dict) -> dict:
+        for number in [n for n in self.mirrors if n not in request.get("mirrors", {})]:
+            del self.mirrors[number]  # the check no longer holds it: never synchronised again
         for number, (spec, state) in request.get("mirrors", {}).items():
             if number not in self.mirrors:
                 self.mirrors[number] = build_module(spec)
