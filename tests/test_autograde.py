@@ -254,7 +254,7 @@ def test_nothing_a_student_wrote_runs_in_their_feedback_page(hardened):
     page = (course / "grading" / "feedback" / "xavier" / assignment / f"{assignment}.html").read_text()
     assert "xss-" in page, "the feedback shows xavier's cells"
     active = [pattern for pattern in (r"<script[^>]*>[^<]*xss-", r"<[a-z]+[^>]*\sonerror\s*=", r"href=[\"']?javascript:",
-                                      r"<style[^>]*>[^<]*\.score", r"<svg[^>]*>\s*<script")
+                                      r"<style>\.score \{ display: none \}", r"<svg[^>]*>\s*<script")
               if re.search(pattern, page, flags=re.IGNORECASE)]
     assert not active, f"xavier's feedback page holds active content: {active}"
     assert "&lt;script&gt;document.title = 'xss-md'" in page or "&lt;script>document.title = 'xss-md'" in page
@@ -294,7 +294,7 @@ def test_attacks_on_the_grader_cost_only_what_they_break(hardened):
     for student, zero in ((s, z) for s, z in expectations.items() if s in class_of(HARDENED)):
         cells = cell_grades[student]
         zero = list(cells) if zero is None else zero
-        assert zero or student in ("olivia", "niaj", "pat", "judy")  # full marks expected
+        assert zero or student in ("olivia", "niaj", "pat", "judy", "xavier")  # full marks expected
         assert {name: cells[name][0] for name in zero} == dict.fromkeys(zero, 0.0), student
         assert all(cells[name][0] == cells[name][1] for name in cells if name not in zero), student
     assert set(HARDENING_CLASS) - INVALID_IDS <= set(cell_grades)
