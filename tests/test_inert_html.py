@@ -16,7 +16,8 @@ ACTIVE = re.compile(r"<script[^>]*>[^<]*xss|<[a-z]+[^>]*\sonerror\s*=|href=[\"']
 
 def student_notebook():
     notebook = nbformat.v4.new_notebook()
-    notebook.cells.append(nbformat.v4.new_markdown_cell(ACTIVE_MARKDOWN + "\n\nwith $p_T<500$ and `x < y`"))
+    notebook.cells.append(nbformat.v4.new_markdown_cell(ACTIVE_MARKDOWN + "\n\nwith $p_T<500$ and `x < y`, "
+                                                        "[more](jav&#x61;script:alert(1)) [again](jav&amp;#x61;script:1)"))
     cell = nbformat.v4.new_code_cell("show()")
     cell.outputs = [
         nbformat.v4.new_output("display_data", data={"text/html": "<b>x</b><script>document.title='xss-h'</script>",
@@ -45,6 +46,10 @@ def test_markdown_tags_show_as_text_and_comparisons_stay():
     assert inert_markdown("<!-- c --> <?php") == "&lt;!-- c --> &lt;?php"
     assert inert_markdown("p_T < 500 and 3 <4") == "p_T < 500 and 3 <4"
     assert inert_markdown("[x](JavaScript:alert(1))") == "[x](JavaScript-:alert(1))"
+    # character references the renderer would decode into a link target, also nested, and a tab in the scheme
+    for hidden in ("jav&#x61;script:", "&#106;avascript:", "javascript&colon;", "jav&amp;#x61;script:", "java\tscript:"):
+        assert "-:" in inert_markdown(f"[x]({hidden}alert(1))"), hidden
+    assert inert_markdown("&lt;script&gt;") == "&lt;script>"
 
 
 def course_exporter(root) -> HTMLExporter:

@@ -11,6 +11,7 @@ and escapes the tag openings of markdown cells, so a student's ``<script>`` show
 """
 from __future__ import annotations
 
+import html
 import re
 
 from nbconvert.preprocessors import Preprocessor
@@ -20,8 +21,9 @@ INERT_KINDS = frozenset({"text/plain", "image/png", "image/jpeg", "image/gif"})
 DROPPED_NOTE = "[an output of type {} is not shown here: only text and images are]"
 #: a ``<`` that could open a tag, a comment or a processing instruction
 TAG_OPENING = re.compile(r"<(?=[A-Za-z/!?])")
-#: a link target that runs code when followed
-SCRIPT_URL = re.compile(r"(?i)\b(javascript|vbscript)\s*:")
+#: a link target that runs code when followed (browsers skip whitespace and control characters inside a scheme)
+_GAP = r"[\s\x00-\x1f]*"
+SCRIPT_URL = re.compile("(?i)(" + "|".join(_GAP.join(word) for word in ("javascript", "vbscript")) + ")" + _GAP + ":")
 
 
 def inert_output(output: dict) -> None:
@@ -41,9 +43,16 @@ def inert_output(output: dict) -> None:
 
 
 def inert_markdown(source: str) -> str:
-    """Markdown whose raw HTML shows as text: every ``<`` that could open a tag becomes ``&lt;``, and
-    ``javascript:``-like link targets become an unknown scheme (``javascript-:``)."""
-    return SCRIPT_URL.sub(lambda match: f"{match.group(1)}-:", TAG_OPENING.sub("&lt;", source))
+    """Markdown whose raw HTML shows as text: character references decoded first (``jav&#x61;script:``, also
+    nested, is what the renderer would turn into a link target), then every ``<`` that could open a tag becomes
+    ``&lt;``, and ``javascript:``-like link targets become an unknown scheme (``javascript-:``)."""
+    text = source
+    for _ in range(10):  # `&amp;#x61;` is `&#x61;` once decoded
+        decoded = html.unescape(text)
+        if decoded == text:
+            break
+        text = decoded
+    return SCRIPT_URL.sub(lambda match: f"{match.group(1)}-:", TAG_OPENING.sub("&lt;", text))
 
 
 def make_inert(notebook) -> None:
