@@ -1,14 +1,27 @@
 """The grading tests' scaffold: run a solution notebook's grade cells in-process against answer variants.
 
 The runner itself is ``course_utils.instructor.inprocess_grading`` (also used by the handout's leak check);
-this module adds the three tests every ``test_grading_0N.py`` runs.
+this module adds the three tests every ``test_grading_0N.py`` runs. Their probes are drawn as a class run draws
+a submission's: each seed of a check mixed with a salt, here :data:`TEST_SALT` (``benchmarks/probe_draws.py`` runs
+these tests again under many salts, to show that no right answer depends on the draw and how often a wrong one is
+caught).
 """
 from __future__ import annotations
 
-from course_utils.instructor import notebooks
-from course_utils.instructor.inprocess_grading import (  # noqa: F401  (re-exported for the test modules)
-    GradeReport, edited, grade, solution_answers)
+import os
+from typing import Iterable
+
+from course_utils.instructor import inprocess_grading, notebooks
+from course_utils.instructor.inprocess_grading import GradeReport, edited, solution_answers  # noqa: F401  (re-exported)
 from conftest import ROOT
+
+#: the salt of the grading tests' probes (fixed, so a failure reproduces; another through ``GRADING_TEST_SALT``)
+TEST_SALT = os.environ.get("GRADING_TEST_SALT", "grading tests").encode()
+
+
+def grade(solution, answers: dict[str, str], assignment: str = "", only: Iterable[str] | None = None) -> GradeReport:
+    """:func:`course_utils.instructor.inprocess_grading.grade` with the probes drawn under :data:`TEST_SALT`."""
+    return inprocess_grading.grade(solution, answers, assignment, only, salt=TEST_SALT)
 
 
 def solution_with(assignment: str, grade_id: str, *edits: tuple[str, str]) -> str:

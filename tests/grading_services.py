@@ -23,6 +23,19 @@ ROOT_ON_DEBIAN = sys.platform.startswith("linux") and hasattr(os, "geteuid") and
     and Path("/etc/debian_version").is_file()
 
 
+#: the probe key of every test course whose grades a test compares with another course's: a course's key decides
+#: its probes' draws (course_utils.grading.grader_side.probe_seeds), two courses with keys of their own could differ
+SHARED_PROBE_KEY = "5c0f3e1d" * 8
+
+
+def share_probe_key(course: Path) -> None:
+    """Give the test course ``course`` the probe key the other test courses have."""
+    from course_utils.grading.grader_side.probe_seeds import KEY_FILE
+
+    (course / KEY_FILE).parent.mkdir(parents=True, exist_ok=True)
+    (course / KEY_FILE).write_text(SHARED_PROBE_KEY + "\n")
+
+
 def unavailable(reason: str):
     """Fail as root on Debian (CI installs what is missing: make postgresql), skip elsewhere with the reason."""
     if ROOT_ON_DEBIAN:

@@ -22,6 +22,7 @@ import threading
 import pytest
 
 from conftest import ASSIGNMENTS
+from grading_services import share_probe_key
 from course_utils.instructor import notebooks
 from course_utils.instructor.demo import grade, prepare_course, submit
 from course_utils.instructor.nbgrader_cli import grades
@@ -99,6 +100,7 @@ def class_of(assignment: str) -> dict:
 
 def make_course(root, folder, assignment, students):
     prepare_course(root, folder, [assignment])
+    share_probe_key(folder)
     submit(folder, assignment, students)
     return folder
 

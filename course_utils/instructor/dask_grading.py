@@ -31,6 +31,7 @@ import hashlib
 import multiprocessing
 import os
 import shutil
+import socket
 import tempfile
 import threading
 import time
@@ -137,7 +138,8 @@ def make_bundle(snapshot: RunSnapshot, limit_s: float = STUDENT_TIME_LIMIT_S) ->
     work = Path(tempfile.mkdtemp(prefix="bundle-", dir=snapshot.folder))
     try:
         phase_one_gradebook(f"sqlite:///{snapshot.gradebook}", snapshot.assignment, work / "gradebook.db")
-        files = {"gradebook.db": (work / "gradebook.db").read_bytes(), "nbgrader_config.py": snapshot.config.read_bytes()}
+        files = {"gradebook.db": (work / "gradebook.db").read_bytes(), "nbgrader_config.py": snapshot.config.read_bytes(),
+                 "probe_key": snapshot.probe_key.read_bytes()}
     finally:
         shutil.rmtree(work, ignore_errors=True)
     for prefix, folder in (("source", snapshot.source), ("release", snapshot.release)):
@@ -330,6 +332,16 @@ def verified(result: SubmissionResult, student: str) -> SubmissionResult:
     return result
 
 
+def _accepts_connections(address: str, timeout_s: float) -> None:
+    """Raise OSError at once when nothing listens at a ``tcp://`` or ``tls://`` address (a refused connection is
+    final: the Dask client itself would retry it until its timeout)."""
+    scheme, _, rest = address.partition("://")
+    if scheme not in ("tcp", "tls") or ":" not in rest:
+        return
+    host, _, port = rest.rpartition(":")
+    socket.create_connection((host.strip("[]"), int(port)), timeout=timeout_s).close()
+
+
 @dataclass
 class DaskPhaseOne:
     """Runs phase 1 of class runs on a Dask cluster (``grade_class(..., phase_one=...)``)."""
@@ -347,6 +359,7 @@ class DaskPhaseOne:
         from distributed import Client
 
         try:
+            _accepts_connections(address, timeout_s)
             client = Client(address, timeout=f"{timeout_s}s", set_as_default=False)
         except (OSError, TimeoutError, ValueError) as error:
             raise SchedulerUnreachable(

@@ -80,6 +80,7 @@ class HardenedExecute(Execute):
         self._death_message = ""
         self._output_bytes: dict[int, int] = {}
         self._checks = grader_side_checks(resources or {})
+        self._salt = probe_salt(nb, resources or {}) if self._checks is not None else None
         self._numbered = 0
         return super().preprocess(nb, resources, km)
 
@@ -139,7 +140,8 @@ class HardenedExecute(Execute):
         source = sources.get(grade_id, cell.source)
         channel = KernelChannel(self.kc, interrupt=self.km.interrupt_kernel)
         # the cell's own time limit (15 s at grading, nbgrader_config.py's timeout_func), as for a cell run in the kernel
-        outcome = run_check(source, channel, imports, grade_id, seconds=float(self._get_timeout(cell) or 600))
+        outcome = run_check(source, channel, imports, grade_id, seconds=float(self._get_timeout(cell) or 600),
+                            salt=self._salt)
         cell.outputs = outcome_outputs(outcome)
         cell.execution_count = None
         self.log.info("Grade cell %s checked in the grader (%d requests): %s", grade_id, channel.requests,
@@ -199,6 +201,20 @@ def grader_side_checks(resources: dict) -> tuple[str, dict[str, str]] | None:
     source = nbformat.read(str(source_notebook_path(resources)), as_version=4)
     cells = {cell.metadata["nbgrader"]["grade_id"]: cell.source for cell in source.cells if _is_test_cell(cell)}
     return notebook_imports(source), cells
+
+
+def probe_salt(nb: NotebookNode, resources: dict) -> bytes:
+    """The salt of the submission's probes (:mod:`course_utils.grading.grader_side.probe_seeds`): the course's probe
+    key (below the folder nbgrader runs in: phase 1's private course folder, or the course's own, where it is made on
+    first use) and the student's code as run."""
+    from ..grading.grader_side.probe_seeds import course_key, submission_salt
+
+    info = resources.get("nbgrader", {})
+    key = course_key(Path.cwd())
+    code = [cell.source for cell in nb.cells
+            if cell.cell_type == "code" and not _is_test_cell(cell) and not canaries.is_canary(cell)]
+    return submission_salt(key, str(info.get("assignment", "")), str(info.get("student", "")),
+                           str(info.get("notebook", "")), code)
 
 
 def scored_by_errors_only(cell: NotebookNode) -> NotebookNode:

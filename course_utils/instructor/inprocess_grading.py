@@ -73,19 +73,22 @@ def _fresh_torch_state():
         torch.set_num_threads(saved[2])
 
 
-def grade(solution, answers: dict[str, str], assignment: str = "", only: Iterable[str] | None = None) -> GradeReport:
+def grade(solution, answers: dict[str, str], assignment: str = "", only: Iterable[str] | None = None,
+          salt: bytes | None = None) -> GradeReport:
     """Run ``solution``'s cells with ``answers`` (grade_id -> code) in the answer cells; score the grade cells
     (only those named in ``only``, when given: e.g. an exercise's own, to show that a slip in it loses points).
     For an assignment graded by the grader (``course_utils.grading.grader_side.GRADED_BY_THE_GRADER``) each
     grade cell runs as there: in this process's grader side, against the answers' namespace through the
-    probe server (``LocalChannel``), every value crossing as plain data."""
+    probe server (``LocalChannel``), every value crossing as plain data, its seeds mixed with ``salt`` as a class run
+    mixes them with a submission's (:mod:`course_utils.grading.grader_side.probe_seeds`; None: the seeds as written)."""
     from ..grading.grader_side import GRADED_BY_THE_GRADER
 
     with _fresh_torch_state():
-        return _grade(solution, answers, assignment in GRADED_BY_THE_GRADER, None if only is None else set(only))
+        return _grade(solution, answers, assignment in GRADED_BY_THE_GRADER, None if only is None else set(only), salt)
 
 
-def _grade(solution, answers: dict[str, str], by_the_grader: bool = False, only: set[str] | None = None) -> GradeReport:
+def _grade(solution, answers: dict[str, str], by_the_grader: bool = False, only: set[str] | None = None,
+           salt: bytes | None = None) -> GradeReport:
     from ..grading.grader_side.channel import LocalChannel
     from ..grading.grader_side.checks import notebook_imports, run_check
 
@@ -106,7 +109,7 @@ def _grade(solution, answers: dict[str, str], by_the_grader: bool = False, only:
         else:
             source = definitions_only(cell.source)
         if by_the_grader and meta.get("grade"):
-            outcome = run_check(source, channel, imports, meta["grade_id"])
+            outcome = run_check(source, channel, imports, meta["grade_id"], salt=salt)
             if not outcome.passed:
                 report.errors[meta["grade_id"]] = f"{outcome.error_name}: {outcome.message}"
             report.maximum[meta["grade_id"]] = float(meta["points"])

@@ -34,6 +34,8 @@ from contextlib import closing
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from ..grading.grader_side.probe_seeds import KEY_FILE, course_key
+
 #: seconds one submission may take in phase 1 before its process is killed (cells have their own limits)
 STUDENT_TIME_LIMIT_S = 1800
 #: memory a phase-1 nbgrader process may take beyond what it had when it started (a kernel that floods its
@@ -71,6 +73,10 @@ class RunSnapshot:
     @property
     def gradebook(self) -> Path:
         return self.folder / "snapshot" / "gradebook.db"
+
+    @property
+    def probe_key(self) -> Path:
+        return self.folder / "snapshot" / "probe_key"
 
     def submission(self, student: str) -> Path:
         return self.folder / "snapshot" / "submitted" / student
@@ -135,6 +141,7 @@ def take_snapshot(course_dir: Path, assignment: str, students: list[str], data_d
     if (course_dir / "notebooks" / assignment).is_dir():
         copy_plain(course_dir / "notebooks" / assignment, snapshot.release)
     _copy_gradebook(course_dir / "grading" / "gradebook.db", snapshot.gradebook)
+    snapshot.probe_key.write_bytes(course_key(course_dir) + b"\n")
     left_out = {}
     for student in students:
         skipped = copy_plain(course_dir / "grading" / "submitted" / student / assignment, snapshot.submission(student),
@@ -260,6 +267,7 @@ class SubmissionJob:
             shutil.copytree(snapshot.release, self.course / "notebooks" / assignment)
         shutil.copytree(snapshot.submission(self.student), self.course / "grading" / "submitted" / self.student / assignment)
         _copy_gradebook(snapshot.gradebook, self.course / "grading" / "gradebook.db")
+        shutil.copyfile(snapshot.probe_key, self.course / KEY_FILE)
 
     def _environment(self) -> dict[str, str]:
         env = dict(self.snapshot.env)

@@ -18,6 +18,7 @@ import torch
 
 from ...gradecells import returns
 from .channel import ChannelTimeout
+from .probe_seeds import SALTED_SEED, salted_seed, with_salted_seeds
 from .proxies import Session, StudentError
 
 #: the error name shown when a check fails without an exception type of its own
@@ -92,8 +93,10 @@ def _short(text: str, limit: int = 2000) -> str:
     return text if len(text) <= limit else text[:limit] + " [...]"
 
 
-def run_check(source: str, channel, imports: str, name: str = "grade cell", seconds: float = 600.0) -> Outcome:
-    """Run a grade cell's code here, against the student's process behind ``channel``."""
+def run_check(source: str, channel, imports: str, name: str = "grade cell", seconds: float = 600.0,
+              salt: bytes | None = None) -> Outcome:
+    """Run a grade cell's code here, against the student's process behind ``channel``; with a ``salt``
+    (:func:`.probe_seeds.submission_salt`) every seed the code sets is mixed with it, so its probes are drawn anew."""
     session = Session(channel)
     saved = (torch.is_grad_enabled(), torch.get_default_dtype(), torch.random.get_rng_state())
     if hasattr(channel, "deadline"):
@@ -101,9 +104,10 @@ def run_check(source: str, channel, imports: str, name: str = "grade cell", seco
     try:
         returns.forget_watched()
         session.reset()
-        namespace = GraderNamespace(session, {"__name__": "__grade_cell__", "__builtins__": builtins})
+        namespace = GraderNamespace(session, {"__name__": "__grade_cell__", "__builtins__": builtins,
+                                              SALTED_SEED: salted_seed(salt)})
         exec(compile(imports, f"<imports for {name}>", "exec"), namespace)  # noqa: S102  (the instructor's notebook)
-        exec(compile(source, f"<{name}>", "exec"), namespace)  # noqa: S102  (the instructor's grade cell)
+        exec(with_salted_seeds(source, f"<{name}>"), namespace)  # noqa: S102  (the instructor's grade cell)
         return Outcome(True)
     except StudentError as exc:  # the student's own exception: its built-in name only, never its text
         return Outcome(False, _shown_name(exc.type_name), STUDENT_RAISED)
