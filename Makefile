@@ -109,8 +109,13 @@ summary: $(STAMP)
 
 course: data notebooks execute demo summary
 
+# the in-process tests on every core (pytest-xdist), then those of the services one at a time (tests/conftest.py
+# marks them); exit code 5 (no test selected, e.g. by PYTEST_ARGS="-k ...") is no failure
 test: $(STAMP) browser hub-proxy postgresql sandbox
-	$(BIN)/pytest $(PYTEST_ARGS)
+	@status=0; \
+	$(BIN)/pytest -n auto -m "not services" $(PYTEST_ARGS) || { code=$$?; [ $$code -eq 5 ] || status=$$code; }; \
+	$(BIN)/pytest -m services $(PYTEST_ARGS) || { code=$$?; [ $$code -eq 5 ] || status=$$code; }; \
+	exit $$status
 
 # Debian's bubblewrap, the sandbox of every grading kernel (make grade; tests/test_kernel_sandbox.py); installed where
 # we are root on Debian, else make grade says what it cannot isolate (course_utils/instructor/sandbox/kernel_sandbox.py)

@@ -43,3 +43,17 @@ def notebook_env(offline_data_dir) -> dict[str, str]:
                MPLBACKEND=INLINE_BACKEND, OMP_WAIT_POLICY="PASSIVE")  # no spinning threads on a busy machine
     env["PATH"] = os.pathsep.join([str(Path(sys.executable).parent), env.get("PATH", "")])
     return env
+
+
+#: test modules that start the course's services (JupyterHub, PostgreSQL, Dask, chromium), sandboxed kernels or
+#: class runs, and tests that need the session's offline data or database: `make test` runs these one at a time,
+#: after the in-process tests, which it spreads over every core (pytest-xdist)
+SERVICE_MODULES = frozenset({"test_autograde", "test_browser", "test_collect", "test_dask_grading", "test_handout",
+                             "test_hub", "test_kernel_sandbox", "test_nbval", "test_postgres_gradebook"})
+SERVICE_FIXTURES = frozenset({"offline_data_dir", "postgres"})
+
+
+def pytest_collection_modifyitems(config, items) -> None:
+    for item in items:
+        if Path(str(item.fspath)).stem in SERVICE_MODULES or SERVICE_FIXTURES & set(item.fixturenames):
+            item.add_marker(pytest.mark.services)
