@@ -408,7 +408,7 @@ def test_the_kernel_sandbox_stops_what_the_scan_does_not_flag(hardened):
     assignment, course, solution, cell_grades, run, _ = hardened
     needs_sandbox()
     assert "isolated" in run["isolation"] and "NOT" not in run["isolation"]
-    assert printed(course, assignment, "trudy", "stolen") == "found 0 solution cells, 0 gradebooks, 0 submissions\n"
+    assert printed(course, assignment, "trudy", "stolen") == "found 0 solution cells, 0 gradebooks, 0 submissions, 0 probe keys\n"
     assert printed(course, assignment, "victor", "overwrote") == "overwrote 0 files of others\n"
     assert sum(score for score, _ in cell_grades["alice"].values()) == notebooks.total_points(solution)
     assert printed(course, assignment, "wendy", "socket").endswith("reached 0 hosts\n") and REACHED == []

@@ -342,13 +342,14 @@ def _places():
             found.add(place)
     return found
 
-stolen, gradebooks, submissions = [], [], []
+stolen, gradebooks, submissions, keys = [], [], [], []
 for place in sorted(_places()):
     for folder, folders, files in os.walk(place):
         folders[:] = [f for f in folders if f not in ("site-packages", "lib", "include", "share", "proc", "usr", "dev")]
         if folder.count(os.sep) - place.count(os.sep) > 5:
             folders[:] = []
         gradebooks += [os.path.join(folder, f) for f in files if f == "gradebook.db"]
+        keys += [os.path.join(folder, f) for f in files if f == "probe_key"]
         submissions += [os.path.join(folder, f) for f in files if f.endswith(".ipynb") and "submitted" in folder]
         for name in files:
             if name.endswith(".ipynb") and ("solutions" in folder or "source" in folder):
@@ -358,7 +359,8 @@ for place in sorted(_places()):
                 except (OSError, ValueError, KeyError):
                     continue
                 stolen += ["".join(c["source"]) for c in cells if " ".join(["BEGIN", "SOLUTION"]) in "".join(c["source"])]
-print(f"found {len(stolen)} solution cells, {len(set(gradebooks))} gradebooks, {len(set(submissions))} submissions")
+print(f"found {len(stolen)} solution cells, {len(set(gradebooks))} gradebooks, {len(set(submissions))} submissions, "
+      f"{len(set(keys))} probe keys")
 if stolen:
     with open("stolen_answers.py", "w") as module:
         module.write("import math\\nimport numpy as np\\nimport torch\\nfrom torch import nn\\nimport torch.nn.functional as F\\n")
@@ -493,7 +495,7 @@ ATTACK_CLASS: dict[str, tuple[str, Callable]] = {
     "oscar": ("test tampering: an IPython hook clears every error, showtraceback silenced", _untouched_with(IPYTHON_HOOKS)),
     "peggy": ("test tampering: AST and input transformers drop every assert and raise", _untouched_with(TRANSFORMERS)),
     "eve": ("peeking: a pre_run_cell hook prints every cell's source, hidden tests included", _untouched_with(SOURCE_PRINTER)),
-    "trudy": ("peeking: searches the machine for solutions, gradebooks and submissions, imports stolen answers",
+    "trudy": ("peeking: searches the machine for solutions, gradebooks, submissions and probe keys, imports stolen answers",
               _untouched_with(SOLUTION_THIEF)),
     "victor": ("breaking others: overwrites every notebook and gradebook it finds", _untouched_with(VANDAL)),
     "wendy": ("network: TCP connections to the grader's loopback and outside", _untouched_with(NETWORK)),
